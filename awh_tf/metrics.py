@@ -1,0 +1,272 @@
+"""Pose metrics: EPE, PCK and AUC with pinned definitions (DESIGN.md §4, hand3d ``EvalUtil``).
+
+Legend: N samples, K keypoints (any K; 21 in this project), T thresholds.
+
+Definitions (the numbers papers quote depend on every one of them):
+
+* **Distance** — Euclidean distance per keypoint between prediction and ground truth:
+  in mm for 3D, after making **both** poses root-relative (subtract keypoint ``ROOT`` = 0, the palm);
+  in px for 2D, without root subtraction. The root's own 3D distance is therefore 0 and it is still
+  counted in every average (the published protocol).
+* **Per keypoint first** — each statistic is computed per keypoint over the samples where that
+  keypoint is visible, then averaged over keypoints with equal weight. So ``epe_median`` is the mean
+  over keypoints of the per-keypoint median, not the median of all distances (as ``EvalUtil`` does).
+* **Never-visible keypoints** — a keypoint with no visible sample is left out of every average
+  (the means are over the keypoints that have data; no NaN enters them); its entry in
+  ``per_keypoint_epe_*`` is NaN. If no keypoint is visible at all, a ``ValueError`` is raised.
+* **PCK** at threshold ``t`` is the fraction of visible samples with ``d <= t`` (a distance exactly
+  on a threshold counts as correct).
+* **AUC** is the trapezoid area under the PCK curve divided by the threshold range (so it lies in
+  [0, 1]); computed per keypoint, then averaged (equal to the AUC of the mean curve).
+* **Grids** — 3D: ``PCK_THRESHOLDS_MM = linspace(0, 50, 20)`` gives ``auc_0_50`` and the returned
+  ``pck_curve``; ``auc_20_50`` is the same 20-point curve restricted to thresholds
+  ``[AUC_20_50_START:]`` (index 8, 21.05 mm .. 50 mm) and normalised by that sub-range (the number
+  most papers quote); ``auc_0_30`` uses ``AUC_30_THRESHOLDS_MM = linspace(0, 30, 31)`` (our reading
+  of the paper's "AUC@30mm"). 2D: ``PCK_THRESHOLDS_PX = linspace(0, 30, 20)`` gives ``auc_0_30``.
+* **Visibility** — ``visible`` is ``[N, K]`` (anything castable to bool; None = all visible).
+  Coordinates of invisible keypoints are never used (they may be NaN), except the root's, which every
+  3D distance needs.
+
+Streaming: ``PoseEvaluator3D`` / ``PoseEvaluator2D`` store the distances of every batch and give the
+same numbers as one ``evaluate_3d`` / ``evaluate_2d`` call on the concatenated data.
+
+Numpy only: importing this module does not initialise TensorFlow.
+"""
+
+import numpy as np
+
+from awh_tf.keypoints import ROOT
+
+PCK_THRESHOLDS_MM = np.linspace(0.0, 50.0, 20)
+AUC_20_50_START = 8  # PCK_THRESHOLDS_MM[8] = 21.05 mm
+AUC_30_THRESHOLDS_MM = np.linspace(0.0, 30.0, 31)
+PCK_THRESHOLDS_PX = np.linspace(0.0, 30.0, 20)
+
+
+def pck_curve(distances, thresholds):
+    """Fraction of ``distances`` that are ``<= t`` for each threshold ``t``.
+
+    Args:
+      distances: [M] distances of one keypoint (visible samples only), M >= 1.
+      thresholds: [T] increasing thresholds, same unit.
+
+    Returns:
+      [T] float64 PCK values in [0, 1].
+    """
+    distances = np.sort(np.asarray(distances, np.float64))
+    # side="right" counts the entries equal to t: PCK uses d <= t.
+    return np.searchsorted(distances, thresholds, side="right") / distances.size
+
+
+def auc(curve, thresholds):
+    """Trapezoid area under ``curve`` over ``thresholds``, divided by the threshold range.
+
+    Args:
+      curve: [..., T] PCK values.
+      thresholds: [T] increasing thresholds.
+
+    Returns:
+      [...] normalised area (1.0 for a curve that is 1 everywhere).
+    """
+    thresholds = np.asarray(thresholds, np.float64)
+    return np.trapezoid(curve, thresholds, axis=-1) / (thresholds[-1] - thresholds[0])
+
+
+def keypoint_statistics(distances, visible, thresholds):
+    """Per-keypoint statistics over the visible samples of each keypoint.
+
+    Args:
+      distances: [N, K] distances (mm or px).
+      visible: [N, K] bool.
+      thresholds: [T] PCK thresholds, same unit as ``distances``.
+
+    Returns:
+      dict with ``count`` [K] int (visible samples per keypoint), ``epe_mean`` [K], ``epe_median`` [K]
+      and ``pck_curve`` [K, T]; rows of never-visible keypoints are NaN.
+    """
+    num_keypoints = distances.shape[1]
+    count = visible.sum(axis=0)
+    epe_mean = np.full(num_keypoints, np.nan)
+    epe_median = np.full(num_keypoints, np.nan)
+    curves = np.full((num_keypoints, len(thresholds)), np.nan)
+    for k in np.flatnonzero(count):
+        d = distances[visible[:, k], k]
+        epe_mean[k] = d.mean()
+        epe_median[k] = np.median(d)
+        curves[k] = pck_curve(d, thresholds)
+    return {"count": count, "epe_mean": epe_mean, "epe_median": epe_median, "pck_curve": curves}
+
+
+def _summarize_3d(distances, visible):
+    """3D summary dict (mm) from [N, K] root-relative distances and [N, K] visibility."""
+    stats = keypoint_statistics(distances, visible, PCK_THRESHOLDS_MM)
+    has_data = stats["count"] > 0
+    if not has_data.any():
+        raise ValueError("evaluate_3d: no visible keypoint in any sample")
+    curves = stats["pck_curve"][has_data]  # [K', 20]
+    curves_30 = keypoint_statistics(distances, visible, AUC_30_THRESHOLDS_MM)["pck_curve"][has_data]
+    tail = slice(AUC_20_50_START, None)
+    return {
+        "epe_mean_mm": float(stats["epe_mean"][has_data].mean()),
+        "epe_median_mm": float(stats["epe_median"][has_data].mean()),
+        "auc_0_50": float(auc(curves, PCK_THRESHOLDS_MM).mean()),
+        "auc_20_50": float(auc(curves[:, tail], PCK_THRESHOLDS_MM[tail]).mean()),
+        "auc_0_30": float(auc(curves_30, AUC_30_THRESHOLDS_MM).mean()),
+        "pck_thresholds_mm": PCK_THRESHOLDS_MM.copy(),
+        "pck_curve": curves.mean(axis=0),
+        "per_keypoint_epe_mm": stats["epe_mean"],
+    }
+
+
+def _summarize_2d(distances, visible):
+    """2D summary dict (px) from [N, K] distances and [N, K] visibility."""
+    stats = keypoint_statistics(distances, visible, PCK_THRESHOLDS_PX)
+    has_data = stats["count"] > 0
+    if not has_data.any():
+        raise ValueError("evaluate_2d: no visible keypoint in any sample")
+    curves = stats["pck_curve"][has_data]  # [K', 20]
+    return {
+        "epe_mean_px": float(stats["epe_mean"][has_data].mean()),
+        "epe_median_px": float(stats["epe_median"][has_data].mean()),
+        "auc_0_30": float(auc(curves, PCK_THRESHOLDS_PX).mean()),
+        "pck_thresholds_px": PCK_THRESHOLDS_PX.copy(),
+        "pck_curve": curves.mean(axis=0),
+        "per_keypoint_epe_px": stats["epe_mean"],
+    }
+
+
+def _check_inputs(pred, gt, visible, dim, caller):
+    """Validates and batches inputs: returns pred, gt [N, K, dim] float64 and visible [N, K] bool."""
+    pred = np.asarray(pred, np.float64)
+    gt = np.asarray(gt, np.float64)
+    if pred.shape != gt.shape:
+        raise ValueError(f"{caller}: pred shape {pred.shape} != gt shape {gt.shape}")
+    shape = pred.shape
+    if pred.ndim == 2:  # a single pose [K, dim]
+        pred, gt = pred[None], gt[None]
+        if visible is not None and np.ndim(visible) == 1:
+            visible = np.asarray(visible)[None]
+    if pred.ndim != 3 or pred.shape[-1] != dim:
+        raise ValueError(f"{caller}: pred/gt must be [N, K, {dim}] or [K, {dim}], got {shape}")
+    if visible is None:
+        visible = np.ones(pred.shape[:2], bool)
+    visible = np.asarray(visible).astype(bool)
+    if visible.shape != pred.shape[:2]:
+        raise ValueError(f"{caller}: visible shape {visible.shape} != {pred.shape[:2]} (pred/gt [N, K])")
+    return pred, gt, visible
+
+
+def _check_finite(distances, visible, caller, first_sample=0):
+    """Raises if a visible keypoint has a non-finite distance (NaN/inf in pred or gt)."""
+    bad = visible & ~np.isfinite(distances)
+    if bad.any():
+        n, k = np.argwhere(bad)[0]
+        raise ValueError(f"{caller}: non-finite pred/gt at sample {first_sample + n}, keypoint {k}")
+
+
+def distances_3d(pred_xyz, gt_xyz):
+    """Root-relative 3D distances [N, K] (mm) between [N, K, 3] mm poses (root = keypoint ROOT)."""
+    pred_rel = pred_xyz - pred_xyz[:, ROOT : ROOT + 1]
+    gt_rel = gt_xyz - gt_xyz[:, ROOT : ROOT + 1]
+    return np.linalg.norm(pred_rel - gt_rel, axis=-1)
+
+
+def distances_2d(pred_uv, gt_uv):
+    """2D distances [N, K] (px) between [N, K, 2] px keypoints (no root subtraction)."""
+    return np.linalg.norm(pred_uv - gt_uv, axis=-1)
+
+
+def evaluate_3d(pred_xyz, gt_xyz, visible=None):
+    """3D pose statistics (module docstring: root-relative, per keypoint, then averaged).
+
+    Args:
+      pred_xyz: [N, K, 3] (or one pose [K, 3]) predicted keypoints, mm, camera frame.
+      gt_xyz: same shape, ground truth.
+      visible: [N, K] (or [K]) bool; None = all visible.
+
+    Returns:
+      dict: ``epe_mean_mm``, ``epe_median_mm``, ``auc_0_50``, ``auc_20_50``, ``auc_0_30`` (floats),
+      ``pck_thresholds_mm`` [20], ``pck_curve`` [20], ``per_keypoint_epe_mm`` [K] (NaN if never visible).
+
+    Raises:
+      ValueError: shapes disagree, last dim is not 3, a visible keypoint is non-finite, or nothing
+        is visible.
+    """
+    pred, gt, visible = _check_inputs(pred_xyz, gt_xyz, visible, 3, "evaluate_3d")
+    distances = distances_3d(pred, gt)
+    _check_finite(distances, visible, "evaluate_3d")
+    return _summarize_3d(distances, visible)
+
+
+def evaluate_2d(pred_uv, gt_uv, visible=None):
+    """2D keypoint statistics in pixels (module docstring), on ``PCK_THRESHOLDS_PX``.
+
+    Args:
+      pred_uv: [N, K, 2] (or [K, 2]) predicted keypoints, px, same image frame as ``gt_uv``.
+      gt_uv: same shape, ground truth.
+      visible: [N, K] (or [K]) bool; None = all visible.
+
+    Returns:
+      dict: ``epe_mean_px``, ``epe_median_px``, ``auc_0_30`` (floats), ``pck_thresholds_px`` [20],
+      ``pck_curve`` [20], ``per_keypoint_epe_px`` [K] (NaN if never visible).
+
+    Raises:
+      ValueError: as ``evaluate_3d``, with last dim 2.
+    """
+    pred, gt, visible = _check_inputs(pred_uv, gt_uv, visible, 2, "evaluate_2d")
+    distances = distances_2d(pred, gt)
+    _check_finite(distances, visible, "evaluate_2d")
+    return _summarize_2d(distances, visible)
+
+
+class _PoseEvaluator:
+    """Streaming evaluator: accumulates [N, K] distances and visibility batch by batch."""
+
+    _DIM = None
+    _NAME = None
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        """Forgets every batch seen so far."""
+        self._distances = []
+        self._visible = []
+        self._num_samples = 0
+
+    def update(self, pred, gt, visible=None):
+        """Adds one batch: pred, gt [N, K, D] (or [K, D]); visible [N, K] (or [K]) bool or None."""
+        pred, gt, visible = _check_inputs(pred, gt, visible, self._DIM, self._NAME)
+        if self._distances and pred.shape[1] != self._distances[0].shape[1]:
+            raise ValueError(
+                f"{self._NAME}: batch has K={pred.shape[1]}, earlier batches K={self._distances[0].shape[1]}"
+            )
+        distances = self._distance_fn(pred, gt)
+        _check_finite(distances, visible, self._NAME, first_sample=self._num_samples)
+        self._distances.append(distances)
+        self._visible.append(visible)
+        self._num_samples += len(pred)
+
+    def result(self):
+        """The statistics dict of ``evaluate_3d`` / ``evaluate_2d`` over every sample fed so far."""
+        if not self._distances:
+            raise ValueError(f"{self._NAME}: result() called before any update()")
+        return self._summarize_fn(np.concatenate(self._distances), np.concatenate(self._visible))
+
+
+class PoseEvaluator3D(_PoseEvaluator):
+    """Streaming ``evaluate_3d``: ``update(pred_xyz, gt_xyz, visible)`` with [N, K, 3] mm poses."""
+
+    _DIM = 3
+    _NAME = "PoseEvaluator3D"
+    _distance_fn = staticmethod(distances_3d)
+    _summarize_fn = staticmethod(_summarize_3d)
+
+
+class PoseEvaluator2D(_PoseEvaluator):
+    """Streaming ``evaluate_2d``: ``update(pred_uv, gt_uv, visible)`` with [N, K, 2] px keypoints."""
+
+    _DIM = 2
+    _NAME = "PoseEvaluator2D"
+    _distance_fn = staticmethod(distances_2d)
+    _summarize_fn = staticmethod(_summarize_2d)
