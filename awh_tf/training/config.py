@@ -1,0 +1,204 @@
+"""Typed, frozen run configuration (STYLE.md §3).
+
+A run's config is four frozen dataclasses: :class:`DataConfig` (where the two domains live),
+``PipelineConfig`` (crops and augmentation, ``awh_tf.data.pipeline``), ``ModelConfig`` (architecture,
+``awh_tf.models.model_config``) and :class:`TrainConfig` (objective, schedule, optimisers, faults). The flag
+module (:mod:`awh_tf.training.flags`) builds them from absl flags; library code only ever sees these objects.
+The resolved config is written beside the checkpoints as ``config.json`` and read back by evaluation,
+prediction and export.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Tuple
+
+from awh_tf.data.pipeline import PipelineConfig
+from awh_tf.models.model_config import ModelConfig
+
+DA_MODES = ("none", "wdgrl", "awh")
+INTERMEDIATE_LOSSES = ("R2D", "R3D", "S2D")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the synthetic (RHD-format) and real (STB-format) domains are read from.
+
+    Attributes:
+      data_dir: folder of the procedural benchmark (holds ``RHD_published_v2/`` and ``STB/``); generated
+        there on first use when ``generate_if_missing`` and both real roots are empty.
+      rhd_root: a real ``RHD_published_v2`` folder; overrides ``data_dir`` for the synthetic domain.
+      stb_root: a real STB folder (``images/``, ``labels/``); overrides ``data_dir`` for the real domain.
+      generate_if_missing: generate the procedural data in ``data_dir`` when it is absent.
+      gen_seed, gen_rhd_train, gen_rhd_eval, gen_stb_frames: the generator's seed and sizes (STB frames are
+        per sequence, 12 sequences).
+      max_eval_samples: evaluate on at most this many real test samples (0 = all).
+    """
+
+    data_dir: str = "data/procedural"
+    rhd_root: str = ""
+    stb_root: str = ""
+    generate_if_missing: bool = True
+    gen_seed: int = 0
+    gen_rhd_train: int = 3000
+    gen_rhd_eval: int = 300
+    gen_stb_frames: int = 200
+    max_eval_samples: int = 0
+
+    def rhd_path(self):
+        return self.rhd_root or os.path.join(self.data_dir, "RHD_published_v2")
+
+    def stb_path(self):
+        return self.stb_root or os.path.join(self.data_dir, "STB")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Objective (Eq. 11), schedule, optimisers and fault handling.
+
+    Attributes:
+      da: ``none`` (no critic), ``wdgrl`` (critic on unweighted features, α ≡ 1, Shen et al.) or ``awh``
+        (critic on similarity-weighted features, the method).
+      source_only: train on the synthetic domain alone (no real images at all): the "source only" reference.
+      oracle: also supervise the real domain's 3D (z_rel): the "oracle" reference.
+      batch_size: global batch; joint steps take half from each domain.
+      pretrain_steps: steps on the synthetic domain alone, no critic (phase 1).
+      train_steps: joint steps after pre-training (phase 2); the run has pretrain_steps + train_steps steps.
+      n_critic: critic updates per pose update.
+      lambda_wd, lambda_gp, lambda_res, lambda_reg, lambda_z: the loss weights of Eq. 4, 8 and 11.
+      intermediate_losses: which losses supervise the first stack (subset of R2D, R3D, S2D; empty = wo/IL).
+      optimizer: ``adam`` or ``adamw``; learning_rate / critic_learning_rate peak rates; warmup_steps and a
+        cosine decay over the whole run to ``final_lr_fraction`` of the peak; weight_decay for AdamW.
+      checkpoint_every, log_every, eval_every: in steps (eval_every 0 = only at the end).
+      keep_checkpoints: how many checkpoints to keep.
+      strategy: ``default``, ``mirrored`` or ``multi_worker`` (tf.distribute).
+      mixed_precision: mixed_float16 compute with loss scaling for both optimisers (GPUs).
+      seed: seeds weights, data order, augmentation and the critic's interpolation weights.
+    """
+
+    da: str = "awh"
+    source_only: bool = False
+    oracle: bool = False
+    batch_size: int = 32
+    pretrain_steps: int = 1000
+    train_steps: int = 1000
+    n_critic: int = 2
+    lambda_wd: float = 0.05
+    lambda_gp: float = 10.0
+    lambda_res: float = 1.0
+    lambda_reg: float = 1.0
+    lambda_z: float = 1.0
+    intermediate_losses: Tuple[str, ...] = ()
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    critic_learning_rate: float = 1e-4
+    warmup_steps: int = 100
+    final_lr_fraction: float = 0.05
+    weight_decay: float = 1e-4
+    checkpoint_every: int = 200
+    log_every: int = 50
+    eval_every: int = 0
+    keep_checkpoints: int = 3
+    strategy: str = "default"
+    mixed_precision: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.da not in DA_MODES:
+            raise ValueError(f"da: expected one of {DA_MODES}, got {self.da!r}")
+        bad = set(self.intermediate_losses) - set(INTERMEDIATE_LOSSES)
+        if bad:
+            raise ValueError(f"intermediate_losses: unknown {sorted(bad)}; expected a subset of "
+                             f"{INTERMEDIATE_LOSSES}")
+        if self.batch_size < 2 or self.batch_size % 2:
+            raise ValueError(f"batch_size: must be even and >= 2 (half synthetic, half real), got "
+                             f"{self.batch_size}")
+        if self.optimizer not in ("adam", "adamw"):
+            raise ValueError(f"optimizer: expected adam or adamw, got {self.optimizer!r}")
+        if self.strategy not in ("default", "mirrored", "multi_worker"):
+            raise ValueError(f"strategy: expected default, mirrored or multi_worker, got {self.strategy!r}")
+
+    @property
+    def total_steps(self):
+        return self.pretrain_steps + self.train_steps
+
+    @property
+    def uses_critic(self):
+        return self.da != "none" and not self.source_only
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything a run needs; ``name`` labels it in tables and plots."""
+
+    name: str = "run"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    pipeline: PipelineConfig = dataclasses.field(default_factory=PipelineConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d):
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a config from another version)."""
+        sections = {"data": DataConfig, "pipeline": PipelineConfig, "model": ModelConfig,
+                    "train": TrainConfig}
+        kwargs = {}
+        for key, value in d.items():
+            if key in sections:
+                kwargs[key] = _dataclass_from_dict(sections[key], value, key)
+            elif key == "name":
+                kwargs[key] = value
+            else:
+                raise ValueError(f"config: unknown section {key!r}")
+        return cls(**kwargs)
+
+    @classmethod
+    def load(cls, path):
+        with open(path) as f:
+            return cls.from_dict(json.load(f))
+
+    def save(self, path):
+        """Writes ``config.json`` atomically (temp file + rename)."""
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            f.write(self.to_json())
+        os.replace(tmp, path)
+
+
+def _dataclass_from_dict(cls, d, section):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(fields)
+    if unknown:
+        raise ValueError(f"config.{section}: unknown field(s) {sorted(unknown)}")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    return cls(**kwargs)
+
+
+# Fields that may differ between a run and its resumption (they do not change what is learnt so far).
+RESUMABLE_FIELDS = {
+    ("train", "train_steps"), ("train", "eval_every"), ("train", "log_every"),
+    ("train", "checkpoint_every"), ("train", "keep_checkpoints"), ("data", "max_eval_samples"),
+    ("train", "strategy"), ("pipeline", "num_parallel_calls"), ("data", "data_dir"),
+    ("data", "rhd_root"), ("data", "stb_root"),
+}
+
+
+def incompatible_fields(old, new):
+    """Names ``section.field`` whose values differ between two configs in a way resuming cannot honour."""
+    a, b = old.to_dict(), new.to_dict()
+    diffs = []
+    for section, values in b.items():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if (section, key) in RESUMABLE_FIELDS:
+                continue
+            if a.get(section, {}).get(key) != value:
+                diffs.append(f"{section}.{key}: {a.get(section, {}).get(key)!r} -> {value!r}")
+    return diffs
