@@ -1,0 +1,400 @@
+"""The tf.data input pipeline: loader samples → hand crops with 2.5D targets, in batches.
+
+Per sample (numpy, :func:`process_sample`): mirror a right hand to a left one (DESIGN.md §2), crop a
+square around the hand's visible 2D keypoints, resize to S (one affine ``A``, ``awh_tf.data.crop``),
+augment when training (``awh_tf.data.augment``), encode the 2.5D targets with ``awh_tf.geometry`` and
+crop the hand's depth into the depth regularizer's target. :func:`make_eval_dataset`,
+:func:`make_source_dataset` and :func:`make_train_dataset` run it in a parallel ``tf.data`` map.
+
+Legend: B batch, K = 21 keypoints, S = ``cfg.input_size``, D = ``cfg.depth_size``. An element (or a
+batch, with a leading B) is a dict of
+
+=================  ===================  ==========================================================
+``image``          float32 [S, S, 3]    RGB in [0, 1]
+``uv``             float32 [K, 2]       px, crop frame
+``z_rel``          float32 [K]          ``(Z - Z_root) / scale`` (Eq. 7); use only where ``has_3d``
+``visible``        bool [K]             the loader's visibility (not changed by the crop)
+``depth_target``   float32 [D, D]       normalised hand depth in [0, 1], 0 off the hand (crop.py)
+``domain``         int32 []             0 synthetic (RHD), 1 real (STB)
+``has_3d``         bool []              True for synthetic; for real only if ``cfg.real_has_3d``
+``xyz``            float32 [K, 3]       mm, camera frame, after mirroring (for evaluation)
+``crop_K``         float32 [3, 3]       ``A @ K``: projects ``xyz`` to ``uv``
+``scale``          float32 []           mm, reference bone length (0, 12)
+``root_depth``     float32 []           mm, Z of the palm
+``index``          int32 []             the loader's sample index
+=================  ===================  ==========================================================
+
+Order and randomness: the training streams visit a fresh permutation of their dataset every epoch,
+computed from ``(seed, stream, epoch)``; each sample's augmentation generator is seeded from
+``(seed, stream, epoch, index)``. A stream can therefore start at any step without reading what came
+before (``start_step``), and with ``cfg.deterministic`` the batches are the same on every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from awh_tf import geometry
+from awh_tf.data import augment, crop
+from awh_tf.data.errors import DataError
+from awh_tf.keypoints import NUM_KEYPOINTS, mirror_K, mirror_uv, mirror_xyz
+
+FIELDS = ("image", "uv", "z_rel", "visible", "depth_target", "domain", "has_3d", "xyz", "crop_K",
+          "scale", "root_depth", "index")
+SOURCE_STREAM, TARGET_STREAM = 0, 1
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """How samples become training/evaluation crops. Defaults are the demo configuration's.
+
+    Attributes:
+      input_size: S, side of the square image crop fed to the network, px.
+      depth_size: D, side of the depth regularizer's target image, px.
+      crop_margin: padding on each side of the visible keypoints' extent, as a fraction of it
+        (side = extent · (1 + 2·margin)).
+      min_crop_size: smallest crop side in image px.
+      center_jitter: train-time shift of the crop centre, up to this fraction of the side per axis.
+      scale_jitter: train-time crop side factor drawn from U[1 - s, 1 + s].
+      rotation_deg: train-time in-plane rotation drawn from U[-r, r] degrees.
+      brightness, contrast, saturation, channel_gain: colour jitter factors drawn from U[1 - x, 1 + x].
+      blur_prob, blur_sigma_max: probability and largest sigma (px) of a Gaussian blur.
+      noise_prob, noise_std_max: probability and largest std of Gaussian pixel noise ([0, 1] units).
+      augment: apply the train-time augmentation in the training streams (never in evaluation).
+      mirror_right: mirror right hands to left ones (DESIGN.md §2).
+      depth_window: half-width of the depth normalisation window in reference-bone lengths
+        (``d_max = Z_root + w·scale``, ``d_range = 2·w·scale``). The fingertips lie about 3 bone lengths
+        from the palm, so 3 keeps the whole hand in range for any orientation but the rarest.
+      hull_dilation: without a hand mask (STB), the hand region is the keypoints' convex hull dilated by
+        this many bone lengths (about a finger's radius plus label noise).
+      real_has_3d: oracle mode: mark real-domain samples as having 3D labels (``has_3d``).
+      on_bad_sample: ``"raise"`` stops at a sample that cannot be read (the loader's one-line DataError);
+        ``"skip"`` drops it and records it (:func:`skipped_report`).
+      num_parallel_calls: parallel map calls; ``-1`` = ``tf.data.AUTOTUNE``.
+      deterministic: keep the map's output order fixed (exact reruns) at some cost in throughput.
+      prefetch: batches to prefetch; ``-1`` = ``tf.data.AUTOTUNE``.
+      seed: default seed of the order and augmentation (a function's ``seed`` argument overrides it).
+    """
+
+    input_size: int = 128
+    depth_size: int = 32
+    crop_margin: float = 0.2
+    min_crop_size: float = 32.0
+    center_jitter: float = 0.1
+    scale_jitter: float = 0.15
+    rotation_deg: float = 45.0
+    brightness: float = 0.3
+    contrast: float = 0.3
+    saturation: float = 0.3
+    channel_gain: float = 0.1
+    blur_prob: float = 0.2
+    blur_sigma_max: float = 1.5
+    noise_prob: float = 0.2
+    noise_std_max: float = 0.03
+    augment: bool = True
+    mirror_right: bool = True
+    depth_window: float = 3.0
+    hull_dilation: float = 0.3
+    real_has_3d: bool = False
+    on_bad_sample: str = "raise"
+    num_parallel_calls: int = -1
+    deterministic: bool = True
+    prefetch: int = -1
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.input_size < 8 or self.depth_size < 2:
+            raise ValueError(f"PipelineConfig: input_size={self.input_size} must be >= 8 and "
+                             f"depth_size={self.depth_size} >= 2")
+        if self.on_bad_sample not in ("raise", "skip"):
+            raise ValueError(f"PipelineConfig: on_bad_sample must be 'raise' or 'skip', got {self.on_bad_sample!r}")
+        if self.crop_margin < 0 or self.min_crop_size <= 0 or not 0 <= self.scale_jitter < 1:
+            raise ValueError("PipelineConfig: need crop_margin >= 0, min_crop_size > 0, 0 <= scale_jitter < 1")
+        if self.depth_window <= 0 or self.hull_dilation < 0:
+            raise ValueError("PipelineConfig: need depth_window > 0 and hull_dilation >= 0")
+        if self.num_parallel_calls == 0 or self.num_parallel_calls < -1:
+            raise ValueError(f"PipelineConfig: num_parallel_calls must be >= 1 or -1, got {self.num_parallel_calls}")
+
+
+class BadSampleLog:
+    """Thread-safe record of the samples the pipeline could not read.
+
+    ``skipped`` maps ``(stream, index)`` to ``(message, times)``; ``raised`` keeps the errors that stopped
+    a ``"raise"`` pipeline so :func:`surface_data_errors` can re-raise them as one-line DataErrors.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.skipped = {}
+        self.raised = []
+
+    def record_skip(self, stream, index, error):
+        with self._lock:
+            _, times = self.skipped.get((stream, index), ("", 0))
+            self.skipped[(stream, index)] = (str(error), times + 1)
+            return sum(1 for s, _ in self.skipped if s == stream)
+
+    def record_raise(self, error):
+        with self._lock:
+            self.raised.append(error)
+
+    def count(self):
+        """Samples dropped, counting a sample once per time it was drawn."""
+        with self._lock:
+            return sum(times for _, times in self.skipped.values())
+
+    def report(self):
+        """A human-readable summary: how many were skipped and which, one line per distinct sample."""
+        with self._lock:
+            items = sorted(self.skipped.items())
+        if not items:
+            return "skipped 0 bad samples"
+        total = sum(times for _, (_, times) in items)
+        lines = [f"skipped {total} bad sample reads ({len(items)} distinct samples):"]
+        lines += [f"  {stream} #{index} (x{times}): {message}" for (stream, index), (message, times) in items]
+        return "\n".join(lines)
+
+    def clear(self):
+        with self._lock:
+            self.skipped.clear()
+            self.raised.clear()
+
+
+DEFAULT_LOG = BadSampleLog()
+
+
+def skipped_report(log=None):
+    """:meth:`BadSampleLog.report` of ``log`` (default: the module's log that the datasets use by default)."""
+    return (log or DEFAULT_LOG).report()
+
+
+@contextlib.contextmanager
+def surface_data_errors(log=None):
+    """Turns the TF error a ``"raise"`` pipeline stops with back into the loader's one-line DataError.
+
+    ``tf.numpy_function`` wraps a Python exception in a ``tf.errors.OpError`` whose message carries a
+    traceback; wrap the loop that iterates a dataset in ``with surface_data_errors():`` to see just the
+    DataError (path, sample index, problem).
+    """
+    log = log or DEFAULT_LOG
+    try:
+        yield
+    except tf.errors.OpError as e:
+        for err in reversed(log.raised):
+            if str(err) in str(e):
+                clean = DataError(str(err))
+                clean.path, clean.index = getattr(err, "path", None), getattr(err, "index", None)
+                raise clean from None
+        raise
+
+
+def process_sample(sample, cfg, rng=None):
+    """Turns one loader sample into one pipeline element (numpy; see the module docstring's table).
+
+    Args:
+      sample: a loader's ``ds[i]`` dict: ``image`` uint8 [H, W, 3] RGB, ``depth`` float32 [H, W] mm
+        registered to the image, ``mask`` bool [H, W] or None, ``uv`` [K, 2] px, ``xyz`` [K, 3] mm camera
+        frame, ``visible`` [K], ``K`` [3, 3], ``hand`` "left"/"right", ``index``, ``domain``.
+      cfg: a :class:`PipelineConfig`.
+      rng: ``np.random.Generator`` for the train-time augmentation, or None for none.
+    Returns:
+      dict of numpy arrays keyed by :data:`FIELDS`.
+    Raises:
+      ValueError: labels the codec cannot encode (non-finite, zero-length reference bone, Z <= 0).
+    """
+    image, depth, mask = sample["image"], sample["depth"], sample.get("mask")
+    uv, xyz, K = sample["uv"], sample["xyz"], sample["K"]
+    visible = np.asarray(sample["visible"], dtype=bool)
+    if cfg.mirror_right and sample["hand"] == "right":
+        width = image.shape[1]
+        image, depth = cv2.flip(image, 1), cv2.flip(depth, 1)  # 1: about the vertical axis
+        mask = None if mask is None else np.ascontiguousarray(mask[:, ::-1])
+        uv, xyz, K = mirror_uv(uv, width), mirror_xyz(xyz), mirror_K(K, width)
+    code = geometry.xyz_to_25d(xyz, K)
+    centre, side = crop.crop_box(uv, visible, cfg.crop_margin, cfg.min_crop_size)
+    angle = 0.0
+    if rng is not None:
+        centre, side, angle = augment.jitter_box(centre, side, rng, cfg)
+    S, D = cfg.input_size, cfg.depth_size
+    A = crop.crop_affine(centre, side, S, angle)
+    image = crop.warp(image, A, S).astype(np.float32) * np.float32(1.0 / 255.0)
+    if rng is not None:
+        image = augment.photometric(image, rng, cfg)
+    depth_target = crop.depth_target(depth, mask, crop.resize_affine(S, D) @ A, K, xyz, D,
+                                     code["root_depth"], code["scale"], cfg.depth_window, cfg.hull_dilation)
+    domain = int(sample["domain"])
+    return {
+        "image": image,
+        "uv": crop.apply_affine(A, uv),
+        "z_rel": code["z_rel"],
+        "visible": visible,
+        "depth_target": depth_target,
+        "domain": np.int32(domain),
+        "has_3d": np.bool_(domain == 0 or cfg.real_has_3d),
+        "xyz": np.asarray(xyz, dtype=np.float32),
+        "crop_K": crop.crop_intrinsics(A, K),
+        "scale": np.float32(code["scale"]),
+        "root_depth": np.float32(code["root_depth"]),
+        "index": np.int32(sample["index"]),
+    }
+
+
+def _specs(cfg):
+    """``{field: (dtype, shape)}`` of one element."""
+    S, D, K = cfg.input_size, cfg.depth_size, NUM_KEYPOINTS
+    return {"image": (tf.float32, (S, S, 3)), "uv": (tf.float32, (K, 2)), "z_rel": (tf.float32, (K,)),
+            "visible": (tf.bool, (K,)), "depth_target": (tf.float32, (D, D)), "domain": (tf.int32, ()),
+            "has_3d": (tf.bool, ()), "xyz": (tf.float32, (K, 3)), "crop_K": (tf.float32, (3, 3)),
+            "scale": (tf.float32, ()), "root_depth": (tf.float32, ()), "index": (tf.int32, ())}
+
+
+def _placeholder(cfg):
+    """A zero element with the right dtypes, standing in for a skipped sample until the filter drops it."""
+    return [np.zeros(shape, dtype.as_numpy_dtype) for dtype, shape in _specs(cfg).values()]
+
+
+def epoch_order(n, seed, stream, epoch):
+    """The sample order ``[n]`` int64 of one epoch of one stream: a permutation from (seed, stream, epoch)."""
+    return np.random.default_rng([seed, stream, epoch]).permutation(n).astype(np.int64)
+
+
+def _order_dataset(n, seed, stream, start):
+    """Infinite ``(index, epoch)`` int64 pairs, per-epoch permutations, from sample position ``start``.
+
+    Only the epoch containing ``start`` is sliced; nothing before it is produced or read.
+    """
+    start_epoch, offset = divmod(int(start), n)
+
+    def order(epoch):
+        idx = epoch_order(n, seed, stream, int(epoch))
+        idx = idx[offset:] if epoch == start_epoch else idx
+        return np.stack([idx, np.full_like(idx, epoch)], axis=1)
+
+    def one_epoch(epoch):
+        pairs = tf.numpy_function(order, [epoch], tf.int64, stateful=False)
+        pairs.set_shape((None, 2))
+        return tf.data.Dataset.from_tensor_slices((pairs[:, 0], pairs[:, 1]))
+
+    return tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(one_epoch)
+
+
+def _map_samples(ds, cfg, pairs, stream, aug_seed, log):
+    """Maps ``(index, epoch)`` pairs to elements with a parallel ``tf.numpy_function`` (unbatched).
+
+    ``aug_seed`` None disables augmentation; otherwise each sample's generator is seeded from
+    ``(aug_seed, stream, epoch, index)`` so the result does not depend on thread scheduling.
+    """
+    specs = _specs(cfg)
+    name = ("source", "target", "eval")[stream]
+    n = len(ds)
+
+    def load(index, epoch):
+        index, epoch = int(index), int(epoch)
+        rng = None if aug_seed is None else np.random.default_rng([aug_seed, stream, epoch, index])
+        try:
+            sample = ds[index]
+            try:
+                out = process_sample(sample, cfg, rng)
+            except ValueError as e:  # labels the codec refuses are bad data, not a pipeline bug
+                raise DataError.at(sample.get("name", type(ds).__name__), e, index) from e
+        except DataError as err:
+            if cfg.on_bad_sample == "raise":
+                log.record_raise(err)
+                raise
+            if log.record_skip(name, index, err) >= n:
+                raise DataError(f"{name} stream: all {n} samples are bad; last: {err}") from err
+            return _placeholder(cfg) + [np.bool_(False)]
+        return [out[k] for k in FIELDS] + [np.bool_(True)]
+
+    def tf_load(index, epoch):
+        outs = tf.numpy_function(load, [index, epoch], [d for d, _ in specs.values()] + [tf.bool])
+        for t, (_, shape) in zip(outs, list(specs.values()) + [(None, ())]):
+            t.set_shape(shape)
+        return dict(zip(FIELDS + ("ok",), outs))
+
+    parallel = tf.data.AUTOTUNE if cfg.num_parallel_calls == -1 else cfg.num_parallel_calls
+    elements = pairs.map(tf_load, num_parallel_calls=parallel, deterministic=cfg.deterministic)
+    if cfg.on_bad_sample == "skip":
+        elements = elements.filter(lambda e: e["ok"])
+    return elements.map(lambda e: {k: e[k] for k in FIELDS})
+
+
+def _prefetch(dataset, cfg):
+    return dataset.prefetch(tf.data.AUTOTUNE if cfg.prefetch == -1 else cfg.prefetch)
+
+
+def _check_batch(batch_size, even=False):
+    if batch_size < 1 or (even and batch_size % 2):
+        kind = "a positive even" if even else "a positive"
+        raise ValueError(f"batch_size: expected {kind} integer, got {batch_size}")
+
+
+def _training_stream(ds, cfg, batch_size, seed, start_step, stream, log):
+    """One infinite, per-epoch reshuffled, augmented stream of ``batch_size`` batches from ``start_step``."""
+    if len(ds) == 0:
+        raise ValueError(f"{('source', 'target')[stream]} dataset is empty")
+    pairs = _order_dataset(len(ds), seed, stream, start_step * batch_size)
+    elements = _map_samples(ds, cfg, pairs, stream, seed if cfg.augment else None, log)
+    return elements.batch(batch_size, drop_remainder=True)
+
+
+def make_eval_dataset(ds, cfg, batch_size, log=None):
+    """Every sample of ``ds`` once, in index order, without augmentation (last batch may be short).
+
+    Args:
+      ds: a loader (``len``, ``ds[i]`` as in :func:`process_sample`).  cfg: :class:`PipelineConfig`.
+      batch_size: B.  log: :class:`BadSampleLog` for ``on_bad_sample="skip"`` (default: the module's).
+    Returns:
+      ``tf.data.Dataset`` of element dicts with a leading B axis.
+    """
+    _check_batch(batch_size)
+    n = len(ds)
+    pairs = tf.data.Dataset.range(n).map(lambda i: (i, tf.constant(0, tf.int64)))
+    elements = _map_samples(ds, cfg, pairs, 2, None, log or DEFAULT_LOG)
+    return _prefetch(elements.batch(batch_size), cfg)
+
+
+def make_source_dataset(ds, cfg, batch_size, seed=None, start_step=0, log=None):
+    """Synthetic-only training batches for pre-training: infinite, reshuffled every epoch, augmented.
+
+    Args:
+      ds: the synthetic loader.  cfg: :class:`PipelineConfig`.  batch_size: B.
+      seed: order and augmentation seed (default ``cfg.seed``).
+      start_step: the first batch to produce; a resumed run sees what an uninterrupted one would have
+        (in skip mode only if no sample before it was skipped, as skipping shifts later batches).
+      log: :class:`BadSampleLog` (default: the module's).
+    Returns:
+      ``tf.data.Dataset`` of element dicts with a leading B axis.
+    """
+    _check_batch(batch_size)
+    seed = cfg.seed if seed is None else seed
+    stream = _training_stream(ds, cfg, batch_size, seed, start_step, SOURCE_STREAM, log or DEFAULT_LOG)
+    return _prefetch(stream, cfg)
+
+
+def make_train_dataset(source_ds, target_ds, cfg, batch_size, seed=None, start_step=0, log=None):
+    """Adaptation batches ``{"source": B/2 synthetic elements, "target": B/2 real elements}``, infinite.
+
+    Each stream cycles through its own dataset, reshuffled every epoch independently, so the smaller real
+    set is repeated to match the synthetic one (paper, "Training").
+
+    Args:
+      source_ds: synthetic loader.  target_ds: real loader.  cfg: :class:`PipelineConfig`.
+      batch_size: B, even.  seed, start_step, log: as in :func:`make_source_dataset`.
+    Returns:
+      ``tf.data.Dataset`` of ``{"source": dict, "target": dict}``, each with a leading B/2 axis.
+    """
+    _check_batch(batch_size, even=True)
+    seed = cfg.seed if seed is None else seed
+    log = log or DEFAULT_LOG
+    half = batch_size // 2
+    source = _training_stream(source_ds, cfg, half, seed, start_step, SOURCE_STREAM, log)
+    target = _training_stream(target_ds, cfg, half, seed, start_step, TARGET_STREAM, log)
+    zipped = tf.data.Dataset.zip(source, target).map(lambda s, t: {"source": s, "target": t})
+    return _prefetch(zipped, cfg)
