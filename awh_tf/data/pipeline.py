@@ -199,7 +199,7 @@ def process_sample(sample, cfg, rng=None):
 
     Args:
       sample: a loader's ``ds[i]`` dict: ``image`` uint8 [H, W, 3] RGB, ``depth`` float32 [H, W] mm
-        registered to the image, ``mask`` bool [H, W] or None, ``uv`` [K, 2] px, ``xyz`` [K, 3] mm camera
+        registered to the image (or None: the depth target is then all 0), ``mask`` bool [H, W] or None, ``uv`` [K, 2] px, ``xyz`` [K, 3] mm camera
         frame, ``visible`` [K], ``K`` [3, 3], ``hand`` "left"/"right", ``index``, ``domain``.
       cfg: a :class:`PipelineConfig`.
       rng: ``np.random.Generator`` for the train-time augmentation, or None for none.
@@ -213,7 +213,8 @@ def process_sample(sample, cfg, rng=None):
     visible = np.asarray(sample["visible"], dtype=bool)
     if cfg.mirror_right and sample["hand"] == "right":
         width = image.shape[1]
-        image, depth = cv2.flip(image, 1), cv2.flip(depth, 1)  # 1: about the vertical axis
+        image = cv2.flip(image, 1)  # 1: about the vertical axis
+        depth = None if depth is None else cv2.flip(depth, 1)
         mask = None if mask is None else np.ascontiguousarray(mask[:, ::-1])
         uv, xyz, K = mirror_uv(uv, width), mirror_xyz(xyz), mirror_K(K, width)
     code = geometry.xyz_to_25d(xyz, K)
@@ -226,8 +227,12 @@ def process_sample(sample, cfg, rng=None):
     image = crop.warp(image, A, S).astype(np.float32) * np.float32(1.0 / 255.0)
     if rng is not None:
         image = augment.photometric(image, rng, cfg)
-    depth_target = crop.depth_target(depth, mask, crop.resize_affine(S, D) @ A, K, xyz, D,
-                                     code["root_depth"], code["scale"], cfg.depth_window, cfg.hull_dilation)
+    if depth is None:  # a loader built with with_depth=False (evaluation): no measurement anywhere
+        depth_target = np.zeros((D, D), np.float32)
+    else:
+        depth_target = crop.depth_target(depth, mask, crop.resize_affine(S, D) @ A, K, xyz, D,
+                                         code["root_depth"], code["scale"], cfg.depth_window,
+                                         cfg.hull_dilation)
     domain = int(sample["domain"])
     return {
         "image": image,

@@ -160,6 +160,12 @@ def test_depth_target_in_unit_range_and_zero_off_the_hand(with_mask):
         np.testing.assert_allclose(target[on], (d_max - raw[on]) / (6.0 * el["scale"]), atol=1e-5)
 
 
+def test_sample_without_depth_gets_an_all_zero_target():
+    sample = dict(FakeHands(1, right=[0])[0], depth=None)
+    el = pipeline.process_sample(sample, SMALL)
+    assert el["depth_target"].shape == (8, 8) and not el["depth_target"].any()
+
+
 def _take(dataset, n):
     return [tf.nest.map_structure(lambda t: t.numpy(), b) for b in dataset.take(n)]
 
@@ -228,3 +234,79 @@ def test_config_and_arguments_are_checked():
         pipeline.PipelineConfig(on_bad_sample="ignore")
     with pytest.raises(ValueError, match="batch_size"):
         pipeline.make_train_dataset(FakeHands(2), FakeHands(2), SMALL, 3)
+
+
+def _write_rhd(root, hands):
+    """A 2-sample RHD training split written from the format description (DESIGN.md §3).
+
+    Sample i's dominant (larger-mask) hand is ``hands[i]``; its keypoints are FakeHands' with the wrist
+    and the middle MCP at one depth, so the palm's uv (the midpoint) is the projection of its xyz.
+    """
+    import pickle
+
+    split = root / "RHD_published_v2" / "training"
+    for sub in ("color", "depth", "mask"):
+        (split / sub).mkdir(parents=True)
+    fake, anno = FakeHands(len(hands), size=(320, 320)), {}
+    for i, side in enumerate(hands):
+        s = fake[i]
+        xyz = s["xyz"].astype(np.float64)
+        xyz[12, 2] = xyz[0, 2]
+        wrist = 2 * xyz[0] - xyz[12]  # our palm = midpoint(wrist, middle MCP)
+        hand = np.concatenate([wrist[None], xyz[1:]])
+        other = hand + [60.0, 0.0, 0.0]
+        xyz42 = np.concatenate([hand, other] if side == "left" else [other, hand])
+        uv42 = geometry.project(xyz42.reshape(2, 21, 3), s["K"]).reshape(42, 2)
+        anno[i] = {"xyz": (xyz42 / 1000.0).astype(np.float32), "K": s["K"],
+                   "uv_vis": np.concatenate([uv42, np.ones((42, 1), np.float32)], 1)}
+        labels = np.where(s["mask"], 5 if side == "left" else 20, 0).astype(np.uint8)
+        labels[:4, :4] = 20 if side == "left" else 5  # a few pixels of the other hand
+        code = np.round(np.where(s["depth"] > 0, s["depth"], 0) / 5000.0 * 65535).astype(np.uint16)
+        bgr = np.stack([np.zeros_like(code), code & 255, code >> 8], -1).astype(np.uint8)  # R = high byte
+        cv2.imwrite(str(split / "color" / f"{i:05d}.png"), s["image"][..., ::-1])
+        cv2.imwrite(str(split / "depth" / f"{i:05d}.png"), bgr)
+        cv2.imwrite(str(split / "mask" / f"{i:05d}.png"), labels)
+    with open(split / "anno_training.pickle", "wb") as f:
+        pickle.dump(anno, f)
+    return root / "RHD_published_v2"
+
+
+def _write_stb(root, n=2, seq="B2Counting"):
+    """An n-frame STB sequence: labels in the depth camera frame, STB order; a depth plate behind the hand."""
+    import scipy.io
+
+    from awh_tf.data import stb
+    from awh_tf.keypoints import ours_to_stb
+
+    (root / "images" / seq).mkdir(parents=True)
+    (root / "labels").mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    xyz = rng.normal(0.0, 30.0, (n, 21, 3)) * [1.0, 1.0, 0.5] + [0.0, 0.0, 450.0]
+    para = stb.color_to_depth_frame(ours_to_stb(xyz))  # [n, 21, 3] mm, depth frame
+    scipy.io.savemat(root / "labels" / f"{seq}_SK.mat", {"handPara": np.transpose(para, (2, 1, 0))})
+    for i in range(n):
+        image = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+        depth = np.zeros((480, 640), np.uint16)
+        depth[180:300, 250:400] = 455  # R + 256 G in RGB order -> B = 0, G = high, R = low in BGR
+        bgr = np.stack([np.zeros_like(depth), depth >> 8, depth & 255], -1).astype(np.uint8)
+        cv2.imwrite(str(root / "images" / seq / f"SK_color_{i}.png"), image)
+        cv2.imwrite(str(root / "images" / seq / f"SK_depth_{i}.png"), bgr)
+    return root
+
+
+def test_through_the_real_loaders(tmp_path):
+    from awh_tf.data import RHDDataset, STBDataset
+
+    source = RHDDataset(_write_rhd(tmp_path, ["left", "right"]), "training")
+    target = STBDataset(_write_stb(tmp_path / "STB"), ["B2Counting"])
+    assert [source[i]["hand"] for i in range(2)] == ["left", "right"]
+    batches = _take(pipeline.make_train_dataset(source, target, ROTATING, 4, seed=1), 2)
+    for b in batches:
+        _assert_consistent(b["source"])  # the fake texture keeps the palm marker
+        _assert_consistent(b["target"], marker=False)
+        for part in b.values():
+            assert part["depth_target"].min() >= 0 and part["depth_target"].max() <= 1
+        assert (b["target"]["depth_target"] > 0).any() and (b["source"]["depth_target"] > 0).any()
+    ev = _take(pipeline.make_eval_dataset(source, SMALL, 2), 1)[0]
+    # The right hand (sample 1) came out mirrored: X' = -X of the loader's label.
+    np.testing.assert_allclose(ev["xyz"][1], source[1]["xyz"] * [-1, 1, 1], atol=1e-4)

@@ -1,0 +1,119 @@
+"""Throughput of the training input pipeline on procedural data: images/s and CPU use.
+
+Usage (from the repository root)::
+
+    python tools/benchmark_input.py [--data_dir data/procedural] [--batch_size 32] [--steps 40]
+
+``--data_dir`` is a folder holding ``RHD_published_v2/`` (synthetic, training split) and ``STB/`` (real,
+the training sequences present). If it holds neither, a dataset is first generated there with
+``awh_tf.data.procedural.generate``. The tool then times ``make_train_dataset`` (half synthetic, half
+real, with augmentation) for ``--steps`` batches after ``--warmup`` batches and prints
+
+* images/s: crops delivered per second, both domains together;
+* CPU use: process CPU time / wall time, in cores (this machine has 2), so a figure near 2 means the
+  pipeline alone saturates the machine and a training step running beside it would be starved;
+* per-sample cost on one thread of each stage (loader read, crop/augment/targets) to show where time goes.
+
+The issue's target (≥ 3× the images/s one training step of the demo configuration consumes) is checked
+against the training step's figure once the network exists.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from absl import app, flags  # noqa: E402
+import numpy as np  # noqa: E402
+
+from awh_tf.data import pipeline  # noqa: E402
+from awh_tf.data.rhd import RHDDataset  # noqa: E402
+from awh_tf.data.stb import STB_TRAIN_SEQUENCES, STBDataset  # noqa: E402
+
+flags.DEFINE_string("data_dir", "data/procedural", "Folder with RHD_published_v2/ and STB/ (generated if absent).")
+flags.DEFINE_integer("batch_size", 32, "Training batch size (half synthetic, half real).")
+flags.DEFINE_integer("steps", 40, "Timed batches.")
+flags.DEFINE_integer("warmup", 5, "Untimed batches first (thread pools, autotuning, file cache).")
+flags.DEFINE_integer("input_size", pipeline.PipelineConfig.input_size, "Crop size S px.")
+flags.DEFINE_integer("depth_size", pipeline.PipelineConfig.depth_size, "Depth target size D px.")
+flags.DEFINE_integer("num_parallel_calls", -1, "Parallel map calls (-1 = AUTOTUNE).")
+flags.DEFINE_boolean("deterministic", True, "Fixed output order (see PipelineConfig.deterministic).")
+flags.DEFINE_integer("stage_samples", 20, "Samples per domain for the single-thread stage timing (0 = skip).")
+FLAGS = flags.FLAGS
+
+
+def ensure_data(data_dir: Path) -> None:
+    """Generates a procedural dataset into ``data_dir`` unless it already holds RHD and STB folders."""
+    if (data_dir / "RHD_published_v2").is_dir() and (data_dir / "STB").is_dir():
+        return
+    try:
+        from awh_tf.data.procedural import generate
+    except ImportError as e:
+        raise SystemExit(f"{data_dir}: no RHD_published_v2/ and STB/ there, and the generator is not "
+                         f"available to create them ({e})") from None
+    print(f"generating procedural data into {data_dir} ...", flush=True)
+    generate(str(data_dir))
+
+
+def load_datasets(data_dir: Path):
+    """The synthetic training split and the real training sequences present under ``data_dir``."""
+    source = RHDDataset(data_dir / "RHD_published_v2", "training")
+    present = [s for s in STB_TRAIN_SEQUENCES if (data_dir / "STB" / "labels" / f"{s}_SK.mat").is_file()]
+    if not present:
+        raise SystemExit(f"{data_dir / 'STB' / 'labels'}: none of {STB_TRAIN_SEQUENCES} found")
+    return source, STBDataset(data_dir / "STB", present)
+
+
+def time_stages(ds, cfg, n):
+    """Mean single-thread seconds per sample of ``ds[i]`` and of ``process_sample`` (with augmentation)."""
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(ds), size=min(n, len(ds)), replace=False)
+    t0 = time.perf_counter()
+    samples = [ds[int(i)] for i in idx]
+    t1 = time.perf_counter()
+    for s in samples:
+        pipeline.process_sample(s, cfg, rng)
+    t2 = time.perf_counter()
+    return (t1 - t0) / len(idx), (t2 - t1) / len(idx)
+
+
+def time_pipeline(dataset, batch_size, steps, warmup):
+    """Iterates ``dataset``; returns images/s and CPU cores used over the timed ``steps`` batches."""
+    it = iter(dataset)
+    for _ in range(warmup):
+        next(it)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        next(it)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return {"images_per_s": steps * batch_size / wall, "batches_per_s": steps / wall,
+            "cpu_cores": cpu / wall, "wall_s": wall}
+
+
+def main(argv):
+    del argv
+    data_dir = Path(FLAGS.data_dir)
+    ensure_data(data_dir)
+    source, target = load_datasets(data_dir)
+    cfg = pipeline.PipelineConfig(input_size=FLAGS.input_size, depth_size=FLAGS.depth_size,
+                                  num_parallel_calls=FLAGS.num_parallel_calls,
+                                  deterministic=FLAGS.deterministic)
+    print(f"data: {len(source)} synthetic, {len(target)} real samples; batch {FLAGS.batch_size}, "
+          f"S={cfg.input_size}, D={cfg.depth_size}, {os.cpu_count()} CPU cores")
+    if FLAGS.stage_samples > 0:
+        for name, ds in (("synthetic (RHD format)", source), ("real (STB format)", target)):
+            read, process = time_stages(ds, cfg, FLAGS.stage_samples)
+            print(f"  one thread, {name}: read {1e3 * read:.1f} ms/sample, "
+                  f"crop+augment+targets {1e3 * process:.1f} ms/sample")
+    dataset = pipeline.make_train_dataset(source, target, cfg, FLAGS.batch_size, seed=0)
+    r = time_pipeline(dataset, FLAGS.batch_size, FLAGS.steps, FLAGS.warmup)
+    print(f"train pipeline: {r['images_per_s']:.1f} images/s ({r['batches_per_s']:.2f} batches/s of "
+          f"{FLAGS.batch_size}) over {r['wall_s']:.1f} s; CPU use {r['cpu_cores']:.2f} of "
+          f"{os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    app.run(main)
