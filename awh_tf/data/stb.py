@@ -1,0 +1,220 @@
+"""The Stereo Hand Pose Tracking Benchmark (STB, Zhang et al. 2017) loader, SK (RealSense) frames —
+the real domain.
+
+Layout (DESIGN.md §3), ``root`` holds ``images/`` and ``labels/``::
+
+    <root>/images/<seq>/SK_color_<i>.png   RGB, 640x480, colour camera
+    <root>/images/<seq>/SK_depth_<i>.png   depth_mm = R + 256*G, 640x480, *depth* camera (unregistered)
+    <root>/labels/<seq>_SK.mat             handPara (3, 21, N) mm in the depth camera frame
+
+STB keypoint order: 0 palm, pinky 1-4, ring 5-8, middle 9-12, index 13-16, thumb 17-20, each
+MCP -> tip; converted to ours with `keypoints.stb_to_ours`. Left hands only.
+
+Frames: labels go to the colour frame by X_c = R^T (X_d - t) and are projected with the colour K;
+the depth map is registered into the colour image (`image_io.DepthRegistration`).
+
+Visibility: STB has no occlusion labels, so ``visible`` = the keypoint projects inside the colour
+image (u in [-0.5, W - 0.5), v in [-0.5, H - 0.5)) in front of the camera. Self-occluded keypoints
+count as visible.
+
+Streaming: only the labels (N x 21 x 3 floats) stay in memory; images are read per access.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import scipy.io
+
+from awh_tf import keypoints as kp
+from awh_tf.data.errors import DataError
+from awh_tf.data.image_io import (DepthRegistration, check_shape, decode_stb_depth,
+                                  read_png_bytes, read_rgb)
+from awh_tf.geometry import project
+
+STB_TRAIN_SEQUENCES = tuple(f"B{b}{kind}" for b in range(2, 7) for kind in ("Counting", "Random"))
+STB_TEST_SEQUENCES = ("B1Counting", "B1Random")
+
+IMAGE_HW = (480, 640)  # colour and depth images, (H, W) px
+SK_COLOR_K = np.array([[607.92271, 0.0, 314.78337],
+                       [0.0, 607.88192, 236.42484],
+                       [0.0, 0.0, 1.0]])
+SK_DEPTH_K = np.array([[475.62768, 0.0, 336.41179],
+                       [0.0, 474.77709, 238.77962],
+                       [0.0, 0.0, 1.0]])
+# Extrinsics with X_depth = SK_R @ X_colour + SK_T_MM (mm).
+SK_ROTVEC = np.array([0.00531, -0.01196, 0.00301])
+SK_R = cv2.Rodrigues(SK_ROTVEC)[0]
+SK_T_MM = np.array([-24.0381, -0.4563, -1.2326])
+
+_LAYOUT = ("expected <root>/images/<seq>/SK_color_<i>.png, <root>/images/<seq>/SK_depth_<i>.png "
+           "and <root>/labels/<seq>_SK.mat (handPara (3, 21, N) mm)")
+
+
+def depth_to_color_frame(xyz_depth: np.ndarray) -> np.ndarray:
+    """Points [..., 3] mm in the SK depth camera frame -> colour camera frame: X_c = R^T (X_d - t)."""
+    return (np.asarray(xyz_depth, np.float64) - SK_T_MM) @ SK_R  # row-vector form of R^T (X - t)
+
+
+def color_to_depth_frame(xyz_color: np.ndarray) -> np.ndarray:
+    """Points [..., 3] mm in the SK colour camera frame -> depth camera frame: X_d = R X_c + t."""
+    return np.asarray(xyz_color, np.float64) @ SK_R.T + SK_T_MM
+
+
+def read_hand_para(path: str | os.PathLike) -> np.ndarray:
+    """Reads ``handPara`` from an STB label file.
+
+    Returns:
+      float64 [N, 21, 3] mm in the depth camera frame, STB keypoint order.
+    Raises:
+      DataError: unreadable file, no ``handPara``, a shape other than (3, 21, N), or NaN (naming the
+        first bad frame).
+    """
+    try:
+        mat = scipy.io.loadmat(path, variable_names=["handPara"])
+    except FileNotFoundError:
+        raise DataError.at(path, f"STB label file not found; {_LAYOUT}") from None
+    except Exception as e:  # scipy raises several types (ValueError, MatReadError, NotImplementedError)
+        raise DataError.at(path, f"cannot read .mat file ({type(e).__name__}: {e})") from None
+    if "handPara" not in mat:
+        raise DataError.at(path, "no 'handPara' variable in the .mat file")
+    para = mat["handPara"]
+    if para.ndim != 3 or para.shape[:2] != (3, 21) or para.shape[2] == 0:
+        raise DataError.at(path, f"handPara has shape {para.shape}, expected (3, 21, N)")
+    if not np.issubdtype(para.dtype, np.number):
+        raise DataError.at(path, f"handPara has dtype {para.dtype}, expected numbers")
+    xyz = np.transpose(para, (2, 1, 0)).astype(np.float64)  # (3, 21, N) -> [N, 21, 3]
+    bad = np.flatnonzero(~np.all(np.isfinite(xyz), axis=(1, 2)))
+    if bad.size:
+        raise DataError.at(path, "handPara contains NaN or infinite values", int(bad[0]))
+    return xyz
+
+
+def check_frame_files(folder: Path, kind: str, n: int, mat_path: Path) -> None:
+    """Checks that folder holds exactly SK_<kind>_0.png .. SK_<kind>_<n-1>.png (BB_* files ignored).
+
+    Raises:
+      DataError: a different number of such PNGs (naming the first missing frame when there is one),
+        or a missing frame.
+    """
+    prefix = f"SK_{kind}_"
+    with os.scandir(folder) as entries:
+        present = {e.name for e in entries if e.name.startswith(prefix) and e.name.endswith(".png")}
+    missing = next((i for i in range(n) if f"{prefix}{i}.png" not in present), None)
+    if len(present) != n:
+        first = f"; first missing: {prefix}{missing}.png (sample {missing})" if missing is not None else ""
+        raise DataError.at(folder, f"annotation count {n} ({mat_path.name}) != image count "
+                                   f"{len(present)} ({prefix}*.png){first}")
+    if missing is not None:
+        raise DataError.at(folder / f"{prefix}{missing}.png", "image not found", missing)
+
+
+def _sequence_labels(root: Path, seq: str) -> np.ndarray:
+    """Checks one sequence's folders and counts; returns its labels [N, 21, 3] mm, depth frame."""
+    folder = root / "images" / seq
+    if not folder.is_dir():
+        raise DataError.at(folder, f"STB sequence folder not found; {_LAYOUT}")
+    mat_path = root / "labels" / f"{seq}_SK.mat"
+    if not mat_path.is_file():
+        raise DataError.at(mat_path, f"STB label file not found; {_LAYOUT}")
+    xyz_depth = read_hand_para(mat_path)
+    for kind in ("color", "depth"):
+        check_frame_files(folder, kind, len(xyz_depth), mat_path)
+    return xyz_depth
+
+
+class STBDataset:
+    """STB SK frames as dicts in our keypoint order (see the module docstring for the format).
+
+    Args:
+      root: the folder holding ``images/`` and ``labels/``.
+      sequences: sequence names, e.g. `STB_TRAIN_SEQUENCES` or `STB_TEST_SEQUENCES`.
+      with_depth: if False, samples carry ``depth=None`` and the depth PNG is neither read nor
+        registered (registration costs ~30 ms a frame; evaluation does not need it).
+    Raises:
+      DataError: a missing folder or file (the message shows the expected layout), a bad .mat, NaN in
+        the labels, or annotation count != image count.
+
+    ``ds[i]`` returns ``image`` uint8 [480, 640, 3] RGB; ``depth`` float32 [480, 640] mm registered to
+    the colour image (0 = none); ``mask`` None; ``uv`` float32 [21, 2] px (colour image); ``xyz``
+    float32 [21, 3] mm (colour camera frame); ``visible`` bool [21] (inside the image); ``K`` float32
+    [3, 3] (colour camera); ``hand`` "left"; ``index`` i; ``domain`` 1; ``name`` "<seq>/<frame>".
+    """
+
+    domain = 1
+
+    def __init__(self, root, sequences=STB_TRAIN_SEQUENCES, with_depth: bool = True):
+        if isinstance(sequences, str):
+            sequences = (sequences,)
+        self.root, self.sequences, self.with_depth = Path(root), tuple(sequences), with_depth
+        if not self.sequences:
+            raise ValueError("sequences: expected at least one sequence name")
+        for sub in ("", "images", "labels"):
+            if not (self.root / sub).is_dir():
+                raise DataError.at(self.root / sub, f"STB folder not found; {_LAYOUT}")
+        per_seq = [_sequence_labels(self.root, seq) for seq in self.sequences]
+        self._seq = np.repeat(np.arange(len(per_seq)), [len(x) for x in per_seq])
+        self._frame = np.concatenate([np.arange(len(x)) for x in per_seq])
+        xyz = kp.stb_to_ours(depth_to_color_frame(np.concatenate(per_seq)))
+        self._xyz = xyz.astype(np.float32)
+        self._uv, self._visible = self._project(xyz)
+        self._registration = None  # built on first use: its per-pixel rays take ~4 MB
+
+    @staticmethod
+    def _project(xyz: np.ndarray):
+        """xyz [N, 21, 3] mm colour frame -> uv [N, 21, 2] px, visible [N, 21] (inside the image)."""
+        in_front = xyz[..., 2] > 0
+        # Points behind the camera get a dummy depth so the projection is defined; not visible.
+        safe = np.where(in_front[..., None], xyz, np.array([0.0, 0.0, 1.0]))
+        uv = project(safe, SK_COLOR_K)
+        height, width = IMAGE_HW
+        visible = (in_front & (uv[..., 0] >= -0.5) & (uv[..., 0] < width - 0.5)
+                   & (uv[..., 1] >= -0.5) & (uv[..., 1] < height - 0.5))
+        return uv.astype(np.float32), visible
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    def _index(self, i) -> int:
+        n = len(self)
+        if not -n <= int(i) < n:
+            raise IndexError(f"index {i} out of range for {n} samples")
+        return int(i) % n
+
+    def _path(self, kind: str, i: int) -> Path:
+        seq = self.sequences[self._seq[i]]
+        return self.root / "images" / seq / f"SK_{kind}_{self._frame[i]}.png"
+
+    def _read_depth(self, i: int) -> np.ndarray:
+        raw = read_png_bytes(self._path("depth", i), i)
+        check_shape(raw, IMAGE_HW, self._path("depth", i), i, "depth image")
+        if self._registration is None:
+            self._registration = DepthRegistration(SK_DEPTH_K, SK_COLOR_K, SK_R, SK_T_MM,
+                                                   IMAGE_HW, IMAGE_HW)
+        return self._registration(decode_stb_depth(raw))
+
+    def __getitem__(self, i) -> dict:
+        i = self._index(i)
+        image = read_rgb(self._path("color", i), i)
+        check_shape(image, IMAGE_HW, self._path("color", i), i, "colour image")
+        return {
+            "image": image, "depth": self._read_depth(i) if self.with_depth else None, "mask": None,
+            "uv": self._uv[i], "xyz": self._xyz[i], "visible": self._visible[i],
+            "K": SK_COLOR_K.astype(np.float32), "hand": "left", "index": i, "domain": self.domain,
+            "name": f"{self.sequences[self._seq[i]]}/{self._frame[i]}",
+        }
+
+    def annotations(self) -> dict:
+        """All labels (no image is read).
+
+        Returns:
+          dict of ``uv`` float32 [N, 21, 2] px, ``xyz`` float32 [N, 21, 3] mm (colour frame),
+          ``visible`` bool [N, 21], ``K`` float32 [N, 3, 3], ``hand`` str [N] (all "left").
+        """
+        n = len(self)
+        return {"uv": self._uv.copy(), "xyz": self._xyz.copy(), "visible": self._visible.copy(),
+                "K": np.broadcast_to(SK_COLOR_K.astype(np.float32), (n, 3, 3)).copy(),
+                "hand": np.full(n, "left")}
