@@ -33,7 +33,8 @@ from awh_tf.data import pipeline  # noqa: E402
 from awh_tf.data.rhd import RHDDataset  # noqa: E402
 from awh_tf.data.stb import STB_TRAIN_SEQUENCES, STBDataset  # noqa: E402
 
-flags.DEFINE_string("data_dir", "data/procedural", "Folder with RHD_published_v2/ and STB/ (generated if absent).")
+flags.DEFINE_string("data_dir", "data/procedural",
+                    "Folder with RHD_published_v2/ and STB/ (generated if absent).")
 flags.DEFINE_integer("batch_size", 32, "Training batch size (half synthetic, half real).")
 flags.DEFINE_integer("steps", 40, "Timed batches.")
 flags.DEFINE_integer("warmup", 5, "Untimed batches first (thread pools, autotuning, file cache).")

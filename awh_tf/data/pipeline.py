@@ -36,7 +36,6 @@ import contextlib
 import dataclasses
 import threading
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
@@ -113,13 +112,16 @@ class PipelineConfig:
             raise ValueError(f"PipelineConfig: input_size={self.input_size} must be >= 8 and "
                              f"depth_size={self.depth_size} >= 2")
         if self.on_bad_sample not in ("raise", "skip"):
-            raise ValueError(f"PipelineConfig: on_bad_sample must be 'raise' or 'skip', got {self.on_bad_sample!r}")
+            raise ValueError(f"PipelineConfig: on_bad_sample must be 'raise' or 'skip', "
+                             f"got {self.on_bad_sample!r}")
         if self.crop_margin < 0 or self.min_crop_size <= 0 or not 0 <= self.scale_jitter < 1:
-            raise ValueError("PipelineConfig: need crop_margin >= 0, min_crop_size > 0, 0 <= scale_jitter < 1")
+            raise ValueError("PipelineConfig: need crop_margin >= 0, min_crop_size > 0, "
+                             "0 <= scale_jitter < 1")
         if self.depth_window <= 0 or self.hull_dilation < 0:
             raise ValueError("PipelineConfig: need depth_window > 0 and hull_dilation >= 0")
         if self.num_parallel_calls == 0 or self.num_parallel_calls < -1:
-            raise ValueError(f"PipelineConfig: num_parallel_calls must be >= 1 or -1, got {self.num_parallel_calls}")
+            raise ValueError(f"PipelineConfig: num_parallel_calls must be >= 1 or -1, "
+                             f"got {self.num_parallel_calls}")
 
 
 class BadSampleLog:
@@ -194,13 +196,24 @@ def surface_data_errors(log=None):
         raise
 
 
+def mirror_sample(sample):
+    """A right hand as a left one (DESIGN.md §2): images flipped, ``u' = W - 1 - u``, ``X' = -X``,
+    ``c_x' = W - 1 - c_x``; ``hand`` becomes "left". Other keys are kept."""
+    width = sample["image"].shape[1]
+    flip = lambda a: None if a is None else np.ascontiguousarray(a[:, ::-1])  # noqa: E731
+    return dict(sample, image=flip(sample["image"]), depth=flip(sample["depth"]),
+                mask=flip(sample.get("mask")), uv=mirror_uv(sample["uv"], width),
+                xyz=mirror_xyz(sample["xyz"]), K=mirror_K(sample["K"], width), hand="left")
+
+
 def process_sample(sample, cfg, rng=None):
     """Turns one loader sample into one pipeline element (numpy; see the module docstring's table).
 
     Args:
       sample: a loader's ``ds[i]`` dict: ``image`` uint8 [H, W, 3] RGB, ``depth`` float32 [H, W] mm
-        registered to the image (or None: the depth target is then all 0), ``mask`` bool [H, W] or None, ``uv`` [K, 2] px, ``xyz`` [K, 3] mm camera
-        frame, ``visible`` [K], ``K`` [3, 3], ``hand`` "left"/"right", ``index``, ``domain``.
+        registered to the image (or None: the depth target is then all 0), ``mask`` bool [H, W] or None,
+        ``uv`` [K, 2] px, ``xyz`` [K, 3] mm camera frame, ``visible`` [K], ``K`` [3, 3], ``hand``
+        "left"/"right", ``index``, ``domain``.
       cfg: a :class:`PipelineConfig`.
       rng: ``np.random.Generator`` for the train-time augmentation, or None for none.
     Returns:
@@ -208,15 +221,11 @@ def process_sample(sample, cfg, rng=None):
     Raises:
       ValueError: labels the codec cannot encode (non-finite, zero-length reference bone, Z <= 0).
     """
+    if cfg.mirror_right and sample["hand"] == "right":
+        sample = mirror_sample(sample)
     image, depth, mask = sample["image"], sample["depth"], sample.get("mask")
     uv, xyz, K = sample["uv"], sample["xyz"], sample["K"]
     visible = np.asarray(sample["visible"], dtype=bool)
-    if cfg.mirror_right and sample["hand"] == "right":
-        width = image.shape[1]
-        image = cv2.flip(image, 1)  # 1: about the vertical axis
-        depth = None if depth is None else cv2.flip(depth, 1)
-        mask = None if mask is None else np.ascontiguousarray(mask[:, ::-1])
-        uv, xyz, K = mirror_uv(uv, width), mirror_xyz(xyz), mirror_K(K, width)
     code = geometry.xyz_to_25d(xyz, K)
     centre, side = crop.crop_box(uv, visible, cfg.crop_margin, cfg.min_crop_size)
     angle = 0.0

@@ -20,9 +20,10 @@ OCCLUDER_MM = 100.0  # in front of any depth window
 class FakeHands:
     """A loader-shaped in-memory dataset of random 3D hands (deterministic per index).
 
-    Colour: dark random texture with a white 5x5 marker on the palm (keypoint 0). Depth: a disk per keypoint at
-    that keypoint's Z (nearer disks drawn last), background ``BACKGROUND_MM``; with ``with_mask`` the disks
-    are the mask, without it (STB-like) an occluder disk at ``OCCLUDER_MM`` covers part of the hand.
+    Colour: dark random texture with a white 5x5 marker on the palm (keypoint 0). Depth: a disk per
+    keypoint at that keypoint's Z (nearer disks drawn last), background ``BACKGROUND_MM``; with
+    ``with_mask`` the disks are the mask, without it (STB-like) an occluder disk at ``OCCLUDER_MM``
+    covers part of the hand.
     """
 
     def __init__(self, n, domain=0, size=(120, 160), right=(), bad=(), with_mask=True, seed=0):
