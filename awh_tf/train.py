@@ -1,0 +1,33 @@
+"""Trains and evaluates one run.
+
+    python -m awh_tf.train --flagfile configs/demo.cfg [--workdir runs/demo] [--any_config_field value]
+
+Every config field is a flag (awh_tf/training/flags.py). Rerunning the same command resumes the run.
+"""
+
+import sys
+
+from absl import app
+
+from awh_tf.training import flags as awh_flags
+
+awh_flags.define_flags()
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from awh_tf.data.errors import DataError
+    from awh_tf.training import train_lib
+
+    try:
+        config = awh_flags.config_from_flags()
+        workdir = awh_flags.workdir_from_flags(config)
+        train_lib.train_and_evaluate(config, workdir)
+    except (DataError, train_lib.TrainingError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    app.run(main)

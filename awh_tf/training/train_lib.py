@@ -1,0 +1,244 @@
+"""``train_and_evaluate(config, workdir)``: the whole run, callable from the CLI and from tests.
+
+Workdir layout::
+
+    config.json        the resolved config (written before training starts)
+    checkpoints/       tf.train.CheckpointManager: step, both networks, critic, both optimizers, RNG state
+    tb/                TensorBoard scalars (every loss, W estimate, GP, α mean, learning rates, eval metrics)
+                       and an α histogram
+    eval.json          the final evaluation on the real test split (DESIGN.md §4)
+
+Faults: checkpoints are written by ``CheckpointManager`` (data files first, then the ``checkpoint`` index
+via an atomic rename), so a kill at any moment leaves the previous checkpoint valid; rerunning the same
+command restores the step, the weights, both optimizers' moments and iteration counts and the data
+position (the input streams are a pure function of (seed, step)). A non-finite loss stops the run with a
+one-line :class:`TrainingError` before the bad weights can reach a checkpoint.
+"""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from awh_tf.data import pipeline
+from awh_tf.evaluation import evaluate_predictions, format_table, predict_dataset
+from awh_tf.models import factory
+from awh_tf.training import data_setup
+from awh_tf.training.config import Config, incompatible_fields
+from awh_tf.training.trainer import AWHTrainer
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or continue; the message is one line saying what and where."""
+
+
+def check_workdir(config, workdir):
+    """Refuses a workdir holding a run with an incompatible config; writes ``config.json`` otherwise."""
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(workdir, "config.json")
+    if os.path.exists(path):
+        try:
+            old = Config.load(path)
+        except (ValueError, TypeError, json.JSONDecodeError) as e:
+            raise TrainingError(f"{path}: unreadable config of an earlier run ({e}); use another --workdir")
+        diffs = incompatible_fields(old, config)
+        if diffs:
+            raise TrainingError(f"{workdir} holds a run with another config ({'; '.join(diffs[:4])}); use "
+                                f"another --workdir or the same flags")
+    config.save(path)
+
+
+def make_optimizers(train_cfg):
+    """Pose optimizer: Adam/AdamW with linear warm-up then cosine decay over the whole run; critic: Adam
+    with the WGAN-GP betas (0.5, 0.9) at a constant rate."""
+    peak = train_cfg.learning_rate
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=peak * 0.01, decay_steps=max(1, train_cfg.total_steps - train_cfg.warmup_steps),
+        alpha=train_cfg.final_lr_fraction, warmup_target=peak, warmup_steps=train_cfg.warmup_steps)
+    if train_cfg.optimizer == "adamw":
+        pose_opt = keras.optimizers.AdamW(schedule, weight_decay=train_cfg.weight_decay, name="pose_opt")
+    else:
+        pose_opt = keras.optimizers.Adam(schedule, name="pose_opt")
+    critic_opt = keras.optimizers.Adam(train_cfg.critic_learning_rate, beta_1=0.5, beta_2=0.9,
+                                       name="critic_opt")
+    if train_cfg.mixed_precision:
+        pose_opt = keras.optimizers.LossScaleOptimizer(pose_opt)
+        critic_opt = keras.optimizers.LossScaleOptimizer(critic_opt)
+    return pose_opt, critic_opt
+
+
+def build_trainer(config):
+    """Builds the three players, the similarity weighting and the compiled trainer (seeded)."""
+    keras.utils.set_random_seed(config.train.seed)
+    pose_net = factory.build_pose_network(config.model)
+    depth_reg = factory.build_depth_regularizer(config.model)
+    critic = similarity = None
+    if config.train.uses_critic:
+        critic = factory.build_critic(config.model)
+        mode = "ones" if config.train.da == "wdgrl" else "awh"
+        similarity = factory.build_similarity_weighting(config.model, mode=mode)
+    trainer = AWHTrainer(pose_net, depth_reg, critic, similarity, config.train, config.model.input_size)
+    pose_opt, critic_opt = make_optimizers(config.train)
+    trainer.compile(pose_optimizer=pose_opt, critic_optimizer=critic_opt if critic is not None else None)
+    trainer.build_optimizers()
+    return trainer
+
+
+def make_checkpoint(trainer):
+    objects = dict(step=tf.Variable(0, dtype=tf.int64, name="step"), pose_network=trainer.pose_network,
+                   depth_regularizer=trainer.depth_regularizer, pose_optimizer=trainer.pose_optimizer,
+                   seed_state=trainer.seed_generator.state)
+    if trainer.critic is not None:
+        objects.update(critic=trainer.critic, critic_optimizer=trainer.critic_optimizer)
+    return tf.train.Checkpoint(**objects)
+
+
+def restore_pose_network(config, workdir):
+    """The pose network of a finished or interrupted run, from its latest checkpoint (for eval/export)."""
+    keras.utils.set_random_seed(config.train.seed)
+    pose_net = factory.build_pose_network(config.model)
+    ckpt_dir = os.path.join(workdir, "checkpoints")
+    latest = tf.train.latest_checkpoint(ckpt_dir)
+    if latest is None:
+        raise TrainingError(f"{ckpt_dir}: no checkpoint found")
+    tf.train.Checkpoint(pose_network=pose_net).restore(latest).expect_partial()
+    return pose_net, latest
+
+
+class _Streams:
+    """The input streams, opened lazily per phase at the resumed position."""
+
+    def __init__(self, config, synthetic, real_train, log):
+        self.config, self.synthetic, self.real_train, self.log = config, synthetic, real_train, log
+        self._pre = self._joint = None
+
+    def next(self, step):
+        cfg, t = self.config, self.config.train
+        if step < t.pretrain_steps:
+            if self._pre is None:
+                self._pre = iter(pipeline.make_source_dataset(
+                    self.synthetic, cfg.pipeline, t.batch_size // 2, seed=t.seed, start_step=step,
+                    log=self.log))
+            return next(self._pre)
+        if self._joint is None:
+            self._pre = None
+            start = step - t.pretrain_steps
+            if t.source_only:
+                ds = pipeline.make_source_dataset(self.synthetic, cfg.pipeline, t.batch_size, seed=t.seed + 1,
+                                                  start_step=start, log=self.log)
+                ds = ds.map(lambda e: {"source": e})
+            else:
+                ds = pipeline.make_train_dataset(self.synthetic, self.real_train, cfg.pipeline, t.batch_size,
+                                                 seed=t.seed + 1, start_step=start, log=self.log)
+            self._joint = iter(ds)
+        return next(self._joint)
+
+
+def _write_summaries(writer, step, logs, trainer):
+    with writer.as_default(step=step):
+        for name, value in logs.items():
+            if name == "alpha":
+                tf.summary.histogram("alpha", value)
+            else:
+                tf.summary.scalar(f"train/{name}", value)
+        lr = trainer.pose_optimizer.learning_rate
+        tf.summary.scalar("train/learning_rate", lr() if callable(lr) else lr)
+        if trainer.critic_optimizer is not None:
+            tf.summary.scalar("train/critic_learning_rate", trainer.critic_optimizer.learning_rate)
+
+
+def _check_finite(step, logs, manager):
+    for name, value in logs.items():
+        v = np.asarray(value)
+        if not np.all(np.isfinite(v)):
+            kept = manager.latest_checkpoint or "none yet"
+            raise TrainingError(f"step {step}: {name} is {v.ravel()[0]}; stopped, last good checkpoint "
+                                f"kept: {kept}")
+
+
+def train(config, workdir, log=print, progress=True):
+    """Trains (or resumes) the run in ``workdir``; returns the trainer. Evaluation is separate."""
+    check_workdir(config, workdir)
+    data_setup.ensure_procedural_data(config.data, log=log)
+    synthetic, real_train, _ = data_setup.open_domains(config.data)
+    trainer = build_trainer(config)
+    ckpt = make_checkpoint(trainer)
+    manager = tf.train.CheckpointManager(ckpt, os.path.join(workdir, "checkpoints"),
+                                         max_to_keep=config.train.keep_checkpoints)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log(f"resumed from {manager.latest_checkpoint} at step {int(ckpt.step)}")
+    step, total = int(ckpt.step), config.train.total_steps
+    bad_log = pipeline.BadSampleLog()
+    streams = _Streams(config, synthetic, real_train, bad_log)
+    pre_fn = tf.function(trainer.pretrain_step, reduce_retracing=True)
+    joint_fn = tf.function(trainer.train_step, reduce_retracing=True)
+    writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
+    bar = tqdm(total=total, initial=step, disable=not progress, desc=config.name, unit="step")
+    t0 = time.time()
+    while step < total:
+        batch = streams.next(step)
+        logs = pre_fn(batch) if step < config.train.pretrain_steps else joint_fn(batch)
+        step += 1
+        ckpt.step.assign(step)
+        logs = {k: v.numpy() for k, v in logs.items()}
+        _check_finite(step, logs, manager)
+        if step % config.train.log_every == 0 or step == total:
+            _write_summaries(writer, step, logs, trainer)
+            bar.set_postfix({k: f"{float(v):.3g}" for k, v in logs.items() if k in ("loss", "wasserstein")})
+            for m in trainer.metrics:
+                m.reset_state()
+        if step % config.train.checkpoint_every == 0 or step == total:
+            manager.save(checkpoint_number=step)
+        bar.update(1)
+    bar.close()
+    writer.flush()
+    if bad_log.count:
+        log(bad_log.report())
+    log(f"trained to step {step} in {time.time() - t0:.0f} s this session")
+    return trainer
+
+
+def mean_training_pose(config, synthetic, max_samples=1000):
+    """The synthetic training set's mean 2.5D pose in crop px (uv) and bone units (z_rel)."""
+    ds = pipeline.make_eval_dataset(synthetic, config.pipeline, 64)
+    uv, z, n = 0.0, 0.0, 0
+    for batch in ds:
+        uv += batch["uv"].numpy().sum(0)
+        z += batch["z_rel"].numpy().sum(0)
+        n += int(batch["uv"].shape[0])
+        if n >= max_samples:
+            break
+    return uv / n, z / n
+
+
+def evaluate(config, workdir, pose_network=None, log=print):
+    """Evaluates on the real test split with the published protocol; writes and returns ``eval.json``."""
+    synthetic, _, real_test = data_setup.open_domains(config.data)
+    if pose_network is None:
+        pose_network, _ = restore_pose_network(config, workdir)
+    ds = pipeline.make_eval_dataset(real_test, config.pipeline, 32)
+    pred = predict_dataset(pose_network, ds, max_samples=config.data.max_eval_samples)
+    result = evaluate_predictions(pred, mean_pose=mean_training_pose(config, synthetic))
+    result["name"] = config.name
+    path = os.path.join(workdir, "eval.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=2)
+    os.replace(path + ".tmp", path)
+    writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
+    with writer.as_default(step=config.train.total_steps):
+        for key in ("epe_mean_mm", "epe_median_mm", "auc_20_50", "auc_0_30", "epe2d_mean_px"):
+            tf.summary.scalar(f"eval/{key}", result[key])
+    writer.flush()
+    log(format_table(result))
+    return result
+
+
+def train_and_evaluate(config, workdir, log=print, progress=True):
+    """Trains (resuming if possible) and evaluates; returns the evaluation dict."""
+    trainer = train(config, workdir, log=log, progress=progress)
+    return evaluate(config, workdir, pose_network=trainer.pose_network, log=log)

@@ -1,0 +1,198 @@
+"""The adversarial trainer: one Keras model owning the pose network, depth regularizer and critic.
+
+Per joint step (paper Eq. 3-11, DESIGN.md §1), on a batch half synthetic (s), half real (t):
+
+1. One forward pass of the pose network on both halves gives the adapted hourglass's bottleneck
+   features ``z`` and the 2.5D predictions.
+2. ``n_critic`` critic updates, each with its own tape over the critic's variables only, maximise
+   ``L_wd - λ_gp·GP`` on the (detached) weighted features ``α ⊙ z`` (minimise ``-L_wd + λ_gp·GP``).
+3. One pose update (pose network + depth regularizer) minimises
+   ``λ_wd·L_wd + λ_res (L_2.5D^s + L_2D^t) + λ_reg (L_reg^s + L_reg^t) + intermediate losses``.
+   ``L_wd = mean f(α⊙z_s) - mean f(α⊙z_t)``: lowering it moves the features together.
+
+Pre-training steps (:meth:`pretrain_step`) use the synthetic half only and no critic. ``da='wdgrl'`` uses
+α ≡ 1 (Shen et al. 2018), ``da='none'`` skips the critic altogether. Randomness (the interpolation
+weights of the gradient penalty) comes from a seeded ``keras.random.SeedGenerator``.
+
+Batches are dicts ``{"source": elem, "target": elem}`` where each elem holds ``image`` [B/2, S, S, 3],
+``uv`` [B/2, 21, 2] crop px, ``z_rel`` [B/2, 21], ``visible`` [B/2, 21] and ``depth_target`` [B/2, D, D]
+(see :mod:`awh_tf.data.pipeline`).
+"""
+
+import keras
+import tensorflow as tf
+
+from awh_tf.losses import (gradient_penalty, loss_2d, loss_25d, loss_depth_reg, loss_first_stack,
+                           wasserstein_estimate)
+
+_TRACKED = ("loss", "loss_25d_s", "loss_2d_t", "loss_z_t", "loss_reg_s", "loss_reg_t", "loss_inter",
+            "wasserstein", "gradient_penalty", "critic_loss", "grad_norm", "critic_grad_norm",
+            "alpha_mean")
+
+
+class AWHTrainer(keras.Model):
+    """Owns the three players and runs the alternating updates (TensorFlow backend).
+
+    Args:
+      pose_network: RGB → dict(uv, z_rel, features, stack0_* …) (``awh_tf.models.PoseNetwork``).
+      depth_regularizer: (uv_norm [B,21,2], z_rel [B,21]) → [B, D, D].
+      critic: weighted features [B, hb, wb, C] → [B, 1]; None when ``train_config.da == 'none'``.
+      similarity: ``FeatureSimilarityWeighting`` (mode 'awh' or 'ones'); None without a critic.
+      train_config: :class:`awh_tf.training.config.TrainConfig`.
+      input_size: the crop size S in px (normalises uv for the depth regularizer).
+    """
+
+    def __init__(self, pose_network, depth_regularizer, critic, similarity, train_config, input_size,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.pose_network = pose_network
+        self.depth_regularizer = depth_regularizer
+        self.critic = critic
+        self.similarity = similarity
+        self.train_config = train_config
+        self.input_size = input_size
+        self.seed_generator = keras.random.SeedGenerator(train_config.seed)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in _TRACKED}
+
+    def compile(self, pose_optimizer, critic_optimizer=None, **kwargs):
+        super().compile(**kwargs)
+        self.pose_optimizer = pose_optimizer
+        self.critic_optimizer = critic_optimizer
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def pose_variables(self):
+        return self.pose_network.trainable_variables + self.depth_regularizer.trainable_variables
+
+    def build_optimizers(self):
+        """Builds both optimizers with exactly the variable lists the steps update (DESIGN.md §6: a
+        checkpoint restores optimizer slots only into optimizers built on the same variables)."""
+        self.pose_optimizer.build(self.pose_variables)
+        if self.critic is not None and self.critic_optimizer is not None:
+            self.critic_optimizer.build(self.critic.trainable_variables)
+
+    # -- losses -------------------------------------------------------------------------------
+
+    def _depth_reg_loss(self, elem, z_rel):
+        # Eq. 9-10: the regularizer sees the GT 2D pose and the predicted relative depths.
+        uv_norm = tf.cast(elem["uv"], tf.float32) / float(self.input_size)
+        pred = self.depth_regularizer({"uv_norm": uv_norm, "z_rel": z_rel}, training=True)
+        return loss_depth_reg(pred, elem["depth_target"])
+
+    def _intermediate_loss(self, out, src, tgt):
+        """First-stack supervision (paper Table 1): R2D/R3D on synthetic, S2D on real."""
+        terms = self.train_config.intermediate_losses
+        if not terms or "stack0_uv" not in out:
+            return tf.constant(0.0)
+        elems = [src] if tgt is None else [src, tgt]
+        cat = {k: tf.concat([tf.cast(e[k], tf.float32) for e in elems], 0) for k in ("uv", "z_rel", "visible")}
+        is_source = tf.concat([tf.ones_like(src["z_rel"][:, 0], tf.bool)] +
+                              ([tf.zeros_like(tgt["z_rel"][:, 0], tf.bool)] if tgt is not None else []), 0)
+        return loss_first_stack(terms, out["stack0_uv"], cat["uv"], out["stack0_z_rel"], cat["z_rel"],
+                                cat["visible"], is_source, lambda_z=self.train_config.lambda_z)
+
+    def _pose_losses(self, out, src, tgt):
+        """Supervised part of Eq. 11 (without λ_wd·L_wd); returns (total, dict of parts)."""
+        cfg = self.train_config
+        n_src = tf.shape(src["image"])[0]
+        parts = {"loss_25d_s": loss_25d(out["uv"][:n_src], src["uv"], out["z_rel"][:n_src], src["z_rel"],
+                                        src["visible"], lambda_z=cfg.lambda_z),
+                 "loss_reg_s": self._depth_reg_loss(src, out["z_rel"][:n_src])}
+        if tgt is not None:
+            parts["loss_2d_t"] = loss_2d(out["uv"][n_src:], tgt["uv"], tgt["visible"])
+            parts["loss_reg_t"] = self._depth_reg_loss(tgt, out["z_rel"][n_src:])
+            if cfg.oracle:
+                parts["loss_z_t"] = loss_25d(tgt["uv"], tgt["uv"], out["z_rel"][n_src:], tgt["z_rel"],
+                                             tgt["visible"], lambda_z=cfg.lambda_z)
+        parts["loss_inter"] = self._intermediate_loss(out, src, tgt)
+        total = cfg.lambda_res * (parts["loss_25d_s"] + parts.get("loss_2d_t", 0.0) +
+                                  parts.get("loss_z_t", 0.0))
+        total += cfg.lambda_reg * (parts["loss_reg_s"] + parts.get("loss_reg_t", 0.0))
+        total += parts["loss_inter"]
+        return total, parts
+
+    # -- critic -------------------------------------------------------------------------------
+
+    def _critic_update(self, x_s, x_t):
+        """One critic step: minimise ``-L_wd + λ_gp·GP`` over the critic's variables (Eq. 3-4)."""
+        n = tf.minimum(tf.shape(x_s)[0], tf.shape(x_t)[0])
+        x_s, x_t = x_s[:n], x_t[:n]
+        t = keras.random.uniform((n,), 0.0, 1.0, seed=self.seed_generator)  # U[0,1], Eq. 4
+        with tf.GradientTape() as tape:
+            w = wasserstein_estimate(self.critic(x_s, training=True), self.critic(x_t, training=True))
+            gp = gradient_penalty(self.critic, x_s, x_t, t)
+            critic_loss = -w + self.train_config.lambda_gp * gp
+            scaled = self._scale(self.critic_optimizer, critic_loss)
+        grads = tape.gradient(scaled, self.critic.trainable_variables)
+        self.critic_optimizer.apply_gradients(zip(grads, self.critic.trainable_variables))
+        return w, gp, critic_loss, tf.linalg.global_norm(grads)
+
+    @staticmethod
+    def _scale(optimizer, loss):
+        """Mixed precision: a ``LossScaleOptimizer`` scales here and unscales in ``apply_gradients``;
+        a plain Keras 3 optimizer's ``scale_loss`` returns the loss unchanged."""
+        return optimizer.scale_loss(loss)
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _apply_pose_gradients(self, tape, total):
+        variables = self.pose_variables
+        grads = tape.gradient(total, variables)
+        self.pose_optimizer.apply_gradients(zip(grads, variables))
+        return tf.linalg.global_norm(grads)
+
+    def pretrain_step(self, batch):
+        """Phase 1: synthetic domain only, no critic. ``batch`` is a source elem (or {"source": …})."""
+        src = batch["source"] if "source" in batch else batch
+        with tf.GradientTape() as tape:
+            out = self.pose_network(src["image"], training=True)
+            total, parts = self._pose_losses(out, src, None)
+            scaled = self._scale(self.pose_optimizer, total)
+        grad_norm = self._apply_pose_gradients(tape, scaled)
+        return self._track(dict(parts, loss=total, grad_norm=grad_norm))
+
+    def train_step(self, batch):
+        """Phase 2: ``n_critic`` critic updates, then one pose update (Eq. 11)."""
+        cfg = self.train_config
+        src = batch["source"]
+        tgt = None if cfg.source_only else batch["target"]
+        images = src["image"] if tgt is None else tf.concat([src["image"], tgt["image"]], axis=0)
+        n_src = tf.shape(src["image"])[0]
+        logs = {}
+        with tf.GradientTape() as tape:
+            out = self.pose_network(images, training=True)
+            total, parts = self._pose_losses(out, src, tgt)
+            logs.update(parts)
+            if cfg.uses_critic:
+                z = tf.cast(out["features"], tf.float32)
+                z_s, z_t = z[:n_src], z[n_src:]
+                alpha = self.similarity(z_s, z_t)  # [C]; stop-gradient inside unless configured
+                x_s, x_t = alpha * z_s, alpha * z_t
+                with tape.stop_recording():
+                    xs_d, xt_d = tf.stop_gradient(x_s), tf.stop_gradient(x_t)
+                    for _ in range(cfg.n_critic):
+                        _, gp, critic_loss, critic_norm = self._critic_update(xs_d, xt_d)
+                w = wasserstein_estimate(self.critic(x_s), self.critic(x_t))
+                total += cfg.lambda_wd * w
+                logs.update(alpha=alpha, wasserstein=w, gradient_penalty=gp, critic_loss=critic_loss,
+                            critic_grad_norm=critic_norm, alpha_mean=tf.reduce_mean(alpha))
+            scaled = self._scale(self.pose_optimizer, total)
+        logs["grad_norm"] = self._apply_pose_gradients(tape, scaled)
+        logs["loss"] = total
+        return self._track(logs)
+
+    def _track(self, logs):
+        """Updates the scalar trackers; returns their running means plus the raw α vector if any."""
+        alpha = logs.pop("alpha", None)
+        for name, value in logs.items():
+            self.trackers[name].update_state(value)
+        results = {name: self.trackers[name].result() for name in logs}
+        if alpha is not None:
+            results["alpha"] = alpha
+        return results
+
+    def call(self, images, training=False):
+        return self.pose_network(images, training=training)
