@@ -146,6 +146,7 @@ class BadSampleLog:
         with self._lock:
             self.raised.append(error)
 
+    @property
     def count(self):
         """Samples dropped, counting a sample once per time it was drawn."""
         with self._lock:
