@@ -44,7 +44,8 @@ class ModelConfig:
       depth_reg_units: widths of its dense layers on the flattened 2.5D pose.
       depth_reg_filters: channels of its stride-2 transposed convs; D must be divisible by
         2**len(depth_reg_filters) (the dense seed is D / 2**len × D / 2**len × filters[0]).
-      depth_reg_activation: activation of the output image (``sigmoid``: the target lies in [0, 1]).
+      depth_reg_activation: activation of the output image; ``linear`` by default (a sigmoid saturates
+        under L1 on mostly-background images, see ``DepthRegularizer``).
       similarity_stop_gradient: treat α (Eq. 5) as a constant in the backward pass.
       similarity_clip_negative: clip α at 0 (anti-correlated channels get weight 0 instead of a negative
         one). Not in the paper; default off.
@@ -66,7 +67,7 @@ class ModelConfig:
     depth_reg_size: int = 32
     depth_reg_units: Tuple[int, ...] = (128,)
     depth_reg_filters: Tuple[int, ...] = (32, 16, 8)
-    depth_reg_activation: str = "sigmoid"
+    depth_reg_activation: str = "linear"
     similarity_stop_gradient: bool = True
     similarity_clip_negative: bool = False
     similarity_epsilon: float = 1e-6
