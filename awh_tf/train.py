@@ -7,7 +7,7 @@ Every config field is a flag (awh_tf/training/flags.py). Rerunning the same comm
 
 import sys
 
-from absl import app
+from absl import app, logging
 
 from awh_tf.training import flags as awh_flags
 
@@ -17,6 +17,7 @@ awh_flags.define_flags()
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)  # keep the progress bar readable (no per-save INFO lines)
     from awh_tf.data.errors import DataError
     from awh_tf.training import train_lib
 
