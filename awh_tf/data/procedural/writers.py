@@ -14,6 +14,7 @@ OpenCV writes arrays as BGR: the red channel is index 2 of what is passed to it.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 
@@ -28,6 +29,8 @@ STB_ROOT = "STB"
 RHD_SPLITS = ("training", "evaluation")
 STB_SEQUENCES = tuple(f"B{i}{kind}" for i in range(1, 7) for kind in ("Counting", "Random"))
 RHD_DEPTH_MAX_M = 5.0
+_MAT_TEXT_BYTES = 116
+_MAT_HEADER_TEXT = b"MATLAB 5.0 MAT-file Platform: posix, Created by: awh_tf.data.procedural"
 
 
 def write_png(path: str, image: np.ndarray) -> None:
@@ -107,6 +110,12 @@ def write_stb_frame(out_dir: str, sequence: str, index: int, frame) -> np.ndarra
 
 
 def write_stb_labels(out_dir: str, sequence: str, xyz_stb: np.ndarray) -> None:
-    """Writes ``<seq>_SK.mat`` with ``handPara`` (3, 21, N) from ``xyz_stb`` ``[N, 21, 3]`` mm."""
+    """Writes ``<seq>_SK.mat`` (MAT v5) with ``handPara`` (3, 21, N) from ``xyz_stb`` ``[N, 21, 3]`` mm."""
     hand_para = np.ascontiguousarray(np.transpose(np.asarray(xyz_stb, dtype=np.float64), (2, 1, 0)))
-    scipy.io.savemat(stb_label_path(out_dir, sequence), {"handPara": hand_para})
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, {"handPara": hand_para})
+    data = bytearray(buffer.getvalue())
+    # The 116-byte header text carries the creation time; a fixed text keeps the bytes reproducible.
+    data[:_MAT_TEXT_BYTES] = _MAT_HEADER_TEXT.ljust(_MAT_TEXT_BYTES, b"\0")
+    with open(stb_label_path(out_dir, sequence), "wb") as f:
+        f.write(bytes(data))
