@@ -5,10 +5,10 @@ Synthetic (RHD format): skin tones from a narrow light-to-medium range, one whit
 
 Real-looking (STB format): skin tones from light to dark with blotchy texture, a coloured key light
 and a coloured fill light with a weak specular highlight, cluttered backgrounds (a low-frequency colour
-field, 10-30 random shapes, fine texture), sleeves, then camera effects — white-balance gains, Gaussian
-blur, sensor noise and a JPEG round trip (quality 30-75) before the PNG is written. Depth: a wall behind
-the hand, noise growing with distance, a random working range, holes at depth edges and random
-dropouts, quantised to mm.
+field, 10-30 random shapes), sleeves, then camera effects — white-balance gains, uneven illumination,
+soft optics (rendered at half resolution, blurred, upsampled), sensor noise and a JPEG round trip
+(quality 30-75) before the PNG is written. Depth: a wall behind the hand, noise growing with distance, a
+random working range, holes at depth edges and random dropouts, quantised to mm.
 
 Colours (albedo, light) are RGB floats in [0, 1] (display values, no gamma). Images are uint8
 ``[H, W, 3]`` in OpenCV's **BGR** order from the background on, since that is what gets encoded.
@@ -34,8 +34,8 @@ class NoiseBank:
     """Unit-variance noise fields shared by all samples of a process, float32.
 
     ``white`` ``[1024, 1024]`` and ``white3`` ``[1024, 1024, 3]`` are i.i.d. N(0, 1); ``smooth`` is
-    Gaussian-blurred noise (σ 6 px) rescaled to unit std, ``smooth3`` the same in three equal channels. Built from ``seed`` only, so every worker
-    holds the same bank.
+    Gaussian-blurred noise (σ 6 px) rescaled to unit std, ``smooth3`` the same in three equal channels.
+    Built from ``seed`` only, so every worker holds the same bank.
     """
 
     def __init__(self, seed: int):
@@ -158,45 +158,58 @@ def real_background(rng: np.random.Generator, height: int, width: int, gains=(1.
     ``gains`` ``[3]`` (RGB): the camera's white balance, multiplied into every colour.
     """
     bgr_gains = np.asarray(gains, dtype=np.float64)[::-1]
-
-    def colour(*shape):
-        return np.rint(np.clip(rng.uniform(0.0, 255.0, shape + (3,)) * bgr_gains, 0.0, 255.0))
-
-    coarse = colour(int(rng.integers(2, 6)), int(rng.integers(2, 7))).astype(np.uint8)
+    grid = (int(rng.integers(2, 6)), int(rng.integers(2, 7)))
+    n_shapes = int(rng.integers(10, 31))
+    colours = np.rint(np.clip(rng.uniform(0.0, 255.0, (grid[0] * grid[1] + n_shapes, 3)) * bgr_gains, 0, 255))
+    coarse = colours[:grid[0] * grid[1]].reshape(grid + (3,)).astype(np.uint8)
     image = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
     scale = max(height, width)
-    for _ in range(rng.integers(10, 31)):
-        bgr = tuple(int(c) for c in colour())
-        centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        size = int(rng.uniform(0.02, 0.25) * scale)
-        kind = rng.integers(0, 4)
-        if kind == 0:
-            corner = (centre[0] + int(rng.integers(-2 * size, 2 * size + 1)),
-                      centre[1] + int(rng.integers(-size, size + 1)))
-            cv2.rectangle(image, centre, corner, bgr, -1)
-        elif kind == 1:
-            cv2.circle(image, centre, size, bgr, -1, lineType=cv2.LINE_AA)
-        elif kind == 2:
-            end = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-            cv2.line(image, centre, end, bgr, int(rng.integers(1, 1 + scale // 50)), lineType=cv2.LINE_AA)
-        else:
-            points = np.asarray(centre) + rng.integers(-size, size + 1, (int(rng.integers(3, 7)), 2))
-            cv2.fillPoly(image, [points.astype(np.int32)], bgr, lineType=cv2.LINE_AA)
+    for colour in colours[grid[0] * grid[1]:]:
+        _draw_shape(rng, image, tuple(int(c) for c in colour), scale)
     return image
 
 
-def real_camera(rng: np.random.Generator, bank: NoiseBank, image: np.ndarray) -> np.ndarray:
-    """Camera effects on a uint8 BGR image ``[H, W, 3]`` -> uint8 BGR ``[H, W, 3]``.
+def _draw_shape(rng: np.random.Generator, image: np.ndarray, bgr: tuple, scale: int) -> None:
+    """Draws one random filled rectangle, disc, thick line or polygon on ``image`` in place."""
+    height, width = image.shape[:2]
+    centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+    size = int(rng.uniform(0.02, 0.25) * scale)
+    kind = rng.integers(0, 4)
+    if kind == 0:
+        corner = (centre[0] + int(rng.integers(-2 * size, 2 * size + 1)), centre[1] + int(rng.integers(-size, size + 1)))
+        cv2.rectangle(image, centre, corner, bgr, -1)
+    elif kind == 1:
+        cv2.circle(image, centre, size, bgr, -1, lineType=cv2.LINE_AA)
+    elif kind == 2:
+        end = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        cv2.line(image, centre, end, bgr, int(rng.integers(1, 1 + scale // 50)), lineType=cv2.LINE_AA)
+    else:
+        points = np.asarray(centre) + rng.integers(-size, size + 1, (int(rng.integers(3, 7)), 2))
+        cv2.fillPoly(image, [points.astype(np.int32)], bgr, lineType=cv2.LINE_AA)
 
-    Gaussian blur (σ 0.3-1.3 px), uneven illumination / surface texture (smooth noise, 2-10 grey
-    levels), sensor noise (white, σ 2-7 grey levels per channel), then a JPEG encode/decode round trip
-    (quality 30-75). White balance is applied upstream (`real_lighting`, `real_background`).
+
+def real_optics(rng: np.random.Generator, bank: NoiseBank, image: np.ndarray) -> np.ndarray:
+    """Soft optics and uneven light on a half-resolution uint8 BGR render ``[h, w, 3]`` -> ``[2h, 2w, 3]``.
+
+    Smooth illumination / surface texture (2-10 grey levels), a Gaussian blur (σ 0.15-0.65 px here,
+    0.3-1.3 px at full resolution), then a bilinear 2× upsampling (itself a further ~0.5 px blur).
     """
     height, width = image.shape[:2]
-    image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 1.3))
-    noise = cv2.addWeighted(bank.window(rng, "white3", height, width), rng.uniform(2.0, 7.0),
-                            bank.window(rng, "smooth3", height, width), rng.uniform(2.0, 10.0), 0.0)
-    image = cv2.add(image, noise, dtype=cv2.CV_8U)  # saturating, rounded
+    image = cv2.addWeighted(image, 1.0, bank.window(rng, "smooth3", height, width), rng.uniform(2.0, 10.0), 0.0,
+                            dtype=cv2.CV_8U)
+    image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.15, 0.65))
+    return cv2.resize(image, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
+
+
+def real_sensor(rng: np.random.Generator, bank: NoiseBank, image: np.ndarray) -> np.ndarray:
+    """Sensor noise (white, σ 2-7 grey levels per channel) and a JPEG round trip (quality 30-75).
+
+    uint8 BGR ``[H, W, 3]`` -> uint8 BGR ``[H, W, 3]``. White balance is applied upstream
+    (`real_lighting`, `real_background`).
+    """
+    height, width = image.shape[:2]
+    image = cv2.addWeighted(image, 1.0, bank.window(rng, "white3", height, width), rng.uniform(2.0, 7.0), 0.0,
+                            dtype=cv2.CV_8U)  # saturating, rounded
     _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 76))])
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
 

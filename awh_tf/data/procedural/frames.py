@@ -155,9 +155,9 @@ def rhd_frame(seed: int, split: int, index: int, bank: domains.NoiseBank) -> Rhd
 def _stb_colour(rng, bank, hand, joints, radii, prims):
     """The colour image (uint8 BGR ``[480, 640, 3]``) and the keypoints' visibility ``[21]`` in it.
 
-    The camera's optics are modelled soft: the scene is rendered and shaded at half resolution (K scaled)
-    and upsampled bilinearly before the camera's blur, noise and compression, which also quarters the
-    cost of the dominant step. Visibility is taken from that render.
+    The camera's optics are modelled soft: the scene is rendered, shaded and blurred at half resolution
+    (K scaled) and upsampled bilinearly before the sensor's noise and compression, which also quarters
+    the cost of the dominant steps. Visibility is taken from that render.
     """
     height, width = cameras.STB_HEIGHT, cameras.STB_WIDTH
     k_half = cameras.scaled_K(cameras.SK_COLOR_K, 0.5)
@@ -168,10 +168,9 @@ def _stb_colour(rng, bank, hand, joints, radii, prims):
     lighting = domains.real_lighting(rng, gains)
     color = _shade_into(domains.real_background(rng, height // 2, width // 2, gains), prims, k_half, depth,
                         index_map, lighting, lambda v, u: domains.skin_texture(rng, bank, v, u))
-    color = cv2.resize(color, (width, height), interpolation=cv2.INTER_LINEAR)
     visible = renderer.keypoint_visibility(geometry.project(joints, k_half), joints, radii, depth, index_map,
                                            prims, hand.label_range)
-    return domains.real_camera(rng, bank, color), visible
+    return domains.real_sensor(rng, bank, domains.real_optics(rng, bank, color)), visible
 
 
 def _stb_depth(rng, bank, prims) -> np.ndarray:

@@ -33,9 +33,16 @@ _MAT_TEXT_BYTES = 116
 _MAT_HEADER_TEXT = b"MATLAB 5.0 MAT-file Platform: posix, Created by: awh_tf.data.procedural"
 
 
-def write_png(path: str, image: np.ndarray) -> None:
+# PNG filter/strategy measured fastest for the 640×480 STB images (OpenCV's default is SUB + RLE):
+# "up" predicts each row from the one above, which the 2×2-replicated depth rows match exactly.
+_PNG_STB_COLOR = (cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP, cv2.IMWRITE_PNG_STRATEGY,
+                  cv2.IMWRITE_PNG_STRATEGY_RLE)
+_PNG_STB_DEPTH = (cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP, cv2.IMWRITE_PNG_COMPRESSION, 1)
+
+
+def write_png(path: str, image: np.ndarray, params=()) -> None:
     """Writes ``image`` (uint8 ``[H, W]`` grey or ``[H, W, 3]`` BGR) as a PNG; raises OSError on failure."""
-    if not cv2.imwrite(path, image):
+    if not cv2.imwrite(path, image, list(params)):
         raise OSError(f"{path}: could not write PNG")
 
 
@@ -104,8 +111,8 @@ def write_rhd_annotations(out_dir: str, split: str, annotations: dict) -> None:
 
 def write_stb_frame(out_dir: str, sequence: str, index: int, frame) -> np.ndarray:
     """Writes one STB frame's two PNGs; returns its label ``[21, 3]`` mm, depth frame, **STB order**."""
-    write_png(stb_image_path(out_dir, sequence, "color", index), frame.color_bgr)
-    write_png(stb_image_path(out_dir, sequence, "depth", index), encode_stb_depth(frame.depth_mm))
+    write_png(stb_image_path(out_dir, sequence, "color", index), frame.color_bgr, _PNG_STB_COLOR)
+    write_png(stb_image_path(out_dir, sequence, "depth", index), encode_stb_depth(frame.depth_mm), _PNG_STB_DEPTH)
     return keypoints.ours_to_stb(frame.xyz_depth)
 
 
