@@ -16,7 +16,7 @@ Proportions (adult, before the random scale; from anthropometric tables, rounded
   ring 41/26/21, pinky 32/19/19 mm; thumb metacarpal/proximal/distal 42/31/27 mm; each bone jittered
   ±4 % (σ) and each finger ±3 % (σ) on top of the scale.
 Joint limits (degrees; flexion towards the palm positive): MCP -25..90, PIP 0..110, DIP -5..80,
-abduction -20..20 (pinky -15..30); thumb CMC flexion -15..50 and opposition -10..60, MCP -10..60,
+abduction -20..20 (pinky -15..30); thumb CMC flexion -15..50 and opposition -10..50, MCP -10..60,
 IP -20..80. DIP follows PIP (DIP ≈ 2/3 PIP, the tendon coupling) with noise.
 """
 
@@ -52,7 +52,7 @@ _RADII = np.array([        # per finger, proximal -> distal segment radius (mm)
     [7.8, 7.1, 6.6],
 ])
 _SPLAY_DEG = np.array([0.0, -8.0, 0.0, 8.0, 16.0])  # rest direction of each finger, +y towards +x
-_THUMB_REST = np.array([-0.62, 0.62, 0.48])          # rest direction of the thumb metacarpal
+_THUMB_REST = np.array([-0.68, 0.68, 0.25])          # rest direction of the thumb metacarpal
 _THUMB_CURL = np.array([1.0, -0.1, 0.9])             # where the flexing thumb goes (across the palm)
 _THUMB_OPPOSE = np.array([0.0, -0.3, 1.0])            # where opposition swings the thumb (palmar)
 _PALM_SEMI_AXES = np.array([36.0, 44.0, 13.0])        # palm ellipsoid (x, y, z), centred at y = 40
@@ -65,7 +65,7 @@ FLEXION_LIMITS = np.array([  # [5, 3, 2] degrees, per finger joint proximal -> d
     [[-25.0, 90.0], [0.0, 110.0], [-5.0, 80.0]],
     [[-25.0, 90.0], [0.0, 110.0], [-5.0, 80.0]],
 ])
-ABDUCTION_LIMITS = np.array([[-10.0, 60.0], [-20.0, 20.0], [-20.0, 20.0], [-20.0, 20.0], [-15.0, 30.0]])
+ABDUCTION_LIMITS = np.array([[-10.0, 50.0], [-20.0, 20.0], [-20.0, 20.0], [-20.0, 20.0], [-15.0, 30.0]])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +140,7 @@ def sample_articulation(rng: np.random.Generator) -> Articulation:
     flexion[1:, 2] = 0.67 * flexion[1:, 1] + 0.75 * noise[1:, 2]
     flexion[0] = curl[0] * np.array([35.0, 50.0, 60.0]) + noise[0]
     abduction = rng.normal(0.0, 8.0, size=NUM_FINGERS) * (1.0 - 0.7 * curl)
-    abduction[0] = 15.0 + 30.0 * curl[0] + rng.normal(0.0, 10.0)
+    abduction[0] = 5.0 + 30.0 * curl[0] + rng.normal(0.0, 8.0)
     return Articulation(
         flexion=np.clip(flexion, FLEXION_LIMITS[..., 0], FLEXION_LIMITS[..., 1]),
         abduction=np.clip(abduction, ABDUCTION_LIMITS[:, 0], ABDUCTION_LIMITS[:, 1]),
