@@ -3,8 +3,9 @@
 The callable is traced to a concrete function for the given input signature (use batch 1 for "per
 image"), its variables are frozen to constants, and ``tf.compat.v1`` profiler's ``float_operation``
 view sums the registered per-op FLOP statistics: convolutions, transposed convolutions and matmuls at
-2 FLOPs per multiply-accumulate, plus element-wise ops (bias adds, residual adds, the softmax and
-soft-argmax arithmetic). Ops without registered statistics (e.g. fused batch norm, pooling) count 0.
+2 FLOPs per multiply-accumulate, plus element-wise arithmetic (bias and residual adds, batch norm's
+inference multiply-add, the soft-argmax sums and products) and pooling (one per window element).
+Ops without registered statistics count 0 (measured: ReLU, exp).
 """
 
 import tensorflow as tf

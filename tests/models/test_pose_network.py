@@ -118,7 +118,8 @@ def test_fits_a_tiny_fixed_batch(rng, intermediate):
             out = model(x, training=True)
             losses = [loss_25d(out["uv"], uv, out["z_rel"], z),
                       loss_25d(out["stack0_uv"], uv, out["stack0_z_rel"], z)]
-        grads = tape.gradient(tf.add_n(losses), model.trainable_weights)
+            total = tf.add_n(losses)
+        grads = tape.gradient(total, model.trainable_weights)
         optimizer.apply(grads, model.trainable_weights)
         return losses
 
@@ -126,3 +127,21 @@ def test_fits_a_tiny_fixed_batch(rng, intermediate):
     for _ in range(200):
         last = [float(v) for v in step()]
     assert all(l < 0.3 * f for f, l in zip(first, last)), (first, last)
+
+
+@pytest.mark.slow
+def test_export_model_converts_to_tflite_builtins(rng, tmp_path):
+    """The RGB path converts with TFLite built-in ops only and matches Keras (DESIGN.md §6)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    exported = build_pose_network(ModelConfig(input_size=32, channels=8, hourglass_depth=1)).export_model()
+    exported.export(str(tmp_path), input_signature=[tf.TensorSpec((1, 32, 32, 3), tf.float32, name="image")],
+                    verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    interpreter = Interpreter(model_content=converter.convert())
+    x = _images(rng, 1)
+    out = interpreter.get_signature_runner()(image=x)
+    expected = exported(x)
+    np.testing.assert_allclose(out["uv"], np.asarray(expected["uv"]), atol=1e-3)
+    np.testing.assert_allclose(out["z_rel"], np.asarray(expected["z_rel"]), atol=1e-4)
