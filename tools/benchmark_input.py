@@ -2,11 +2,12 @@
 
 Usage (from the repository root)::
 
-    python tools/benchmark_input.py [--data_dir data/procedural] [--batch_size 32] [--steps 40]
+    python tools/benchmark_input.py [--data_dir data/procedural] [--batch_size 32] [--input_size 64] [--steps 40]
 
 ``--data_dir`` is a folder holding ``RHD_published_v2/`` (synthetic, training split) and ``STB/`` (real,
-the training sequences present). If it holds neither, a dataset is first generated there with
-``awh_tf.data.procedural.generate``. The tool then times ``make_train_dataset`` (half synthetic, half
+the training sequences present), by default the training's procedural data. Without them (or with an
+unfinished generation there) the demo-size set is first generated with ``awh_tf.data.procedural.generate``
+(about a minute). The tool then times ``make_train_dataset`` (half synthetic, half
 real, with augmentation) for ``--steps`` batches after ``--warmup`` batches and prints
 
 * images/s: crops delivered per second, both domains together;
@@ -38,7 +39,7 @@ flags.DEFINE_string("data_dir", "data/procedural",
 flags.DEFINE_integer("batch_size", 32, "Training batch size (half synthetic, half real).")
 flags.DEFINE_integer("steps", 40, "Timed batches.")
 flags.DEFINE_integer("warmup", 5, "Untimed batches first (thread pools, autotuning, file cache).")
-flags.DEFINE_integer("input_size", pipeline.PipelineConfig.input_size, "Crop size S px.")
+flags.DEFINE_integer("input_size", 64, "Crop size S px (64: configs/demo.cfg).")
 flags.DEFINE_integer("depth_size", pipeline.PipelineConfig.depth_size, "Depth target size D px.")
 flags.DEFINE_integer("num_parallel_calls", -1, "Parallel map calls (-1 = AUTOTUNE).")
 flags.DEFINE_boolean("deterministic", True, "Fixed output order (see PipelineConfig.deterministic).")
@@ -47,14 +48,17 @@ FLAGS = flags.FLAGS
 
 
 def ensure_data(data_dir: Path) -> None:
-    """Generates a procedural dataset into ``data_dir`` unless it already holds RHD and STB folders."""
-    if (data_dir / "RHD_published_v2").is_dir() and (data_dir / "STB").is_dir():
+    """Generates the demo-size procedural dataset into ``data_dir`` unless a dataset is already there.
+
+    A folder with ``RHD_published_v2/`` and ``STB/`` is used as it is when it has no generator manifest
+    (real data) or a complete one (any size); otherwise the generator writes (or finishes) the demo set.
+    """
+    from awh_tf.data.procedural import generate, read_manifest
+
+    manifest = read_manifest(str(data_dir))
+    present = (data_dir / "RHD_published_v2").is_dir() and (data_dir / "STB").is_dir()
+    if present and (manifest is None or manifest.get("complete")):
         return
-    try:
-        from awh_tf.data.procedural import generate
-    except ImportError as e:
-        raise SystemExit(f"{data_dir}: no RHD_published_v2/ and STB/ there, and the generator is not "
-                         f"available to create them ({e})") from None
     print(f"generating procedural data into {data_dir} ...", flush=True)
     generate(str(data_dir))
 
