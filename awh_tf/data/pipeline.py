@@ -81,7 +81,7 @@ class PipelineConfig:
       seed: default seed of the order and augmentation (a function's ``seed`` argument overrides it).
     """
 
-    input_size: int = 128
+    input_size: int = 64
     depth_size: int = 32
     crop_margin: float = 0.2
     min_crop_size: float = 32.0

@@ -137,6 +137,14 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
+    def __post_init__(self):
+        # The crop and the network, and the depth target and the regularizer, must agree (one flag each).
+        if self.pipeline.input_size != self.model.input_size:
+            raise ValueError(f"input_size: pipeline {self.pipeline.input_size} != model {self.model.input_size}")
+        if self.pipeline.depth_size != self.model.depth_reg_size:
+            raise ValueError(f"depth_reg_size: pipeline depth_size {self.pipeline.depth_size} != model "
+                             f"depth_reg_size {self.model.depth_reg_size}")
+
     def to_dict(self):
         return dataclasses.asdict(self)
 

@@ -24,6 +24,9 @@ FLAGS = flags.FLAGS
 SECTIONS = (("data", DataConfig), ("pipeline", PipelineConfig), ("model", ModelConfig),
             ("train", TrainConfig))
 
+# Fields that are the same quantity under two names: one flag (the value's name) sets both.
+ALIASES = {"depth_size": "depth_reg_size"}
+
 
 def _field_kind(cls, field):
     """One of bool/int/float/str/list_str/list_int for a dataclass field."""
@@ -43,13 +46,14 @@ def flag_table():
         for field in dataclasses.fields(cls):
             kind = _field_kind(cls, field)
             default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-            if field.name in table:
-                old_kind, targets, old_default = table[field.name]
+            name = ALIASES.get(field.name, field.name)
+            if name in table:
+                old_kind, targets, old_default = table[name]
                 if old_kind != kind:
-                    raise TypeError(f"flag --{field.name}: {kind} in {section} but {old_kind} elsewhere")
+                    raise TypeError(f"flag --{name}: {kind} in {section} but {old_kind} elsewhere")
                 targets.append((section, field.name))
             else:
-                table[field.name] = (kind, [(section, field.name)], default)
+                table[name] = (kind, [(section, field.name)], default)
     return table
 
 
