@@ -31,7 +31,9 @@ class Critic(keras.Model):
     def build(self, input_shape):
         self.hidden = []
         for i, f in enumerate(self.filters):
-            self.hidden.append(keras.layers.Conv2D(f, 3, padding="same", name=f"conv{i + 1}"))
+            # No conv bias: grappler fuses Conv2D+BiasAdd+LeakyRelu and then fails on the gradient
+            # penalty's second-order graph ("remapper failed"); the dense layers keep their biases.
+            self.hidden.append(keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"conv{i + 1}"))
             self._add_norm_and_activation(f"conv{i + 1}", axis=[-3, -2, -1])
         self.hidden.append(keras.layers.Flatten(name="flatten"))
         for i, u in enumerate(self.units):
