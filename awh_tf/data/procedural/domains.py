@@ -176,7 +176,8 @@ def _draw_shape(rng: np.random.Generator, image: np.ndarray, bgr: tuple, scale: 
     size = int(rng.uniform(0.02, 0.25) * scale)
     kind = rng.integers(0, 4)
     if kind == 0:
-        corner = (centre[0] + int(rng.integers(-2 * size, 2 * size + 1)), centre[1] + int(rng.integers(-size, size + 1)))
+        corner = (centre[0] + int(rng.integers(-2 * size, 2 * size + 1)),
+                  centre[1] + int(rng.integers(-size, size + 1)))
         cv2.rectangle(image, centre, corner, bgr, -1)
     elif kind == 1:
         cv2.circle(image, centre, size, bgr, -1, lineType=cv2.LINE_AA)
@@ -225,9 +226,9 @@ def wall_depth(rng: np.random.Generator, K: np.ndarray, height: int, width: int)
 def depth_sensor(rng: np.random.Generator, bank: NoiseBank, depth: np.ndarray) -> np.ndarray:
     """A structured-light depth camera's view of exact depth ``[H, W]`` mm -> uint16 ``[H, W]`` mm (0 = none).
 
-    Noise σ = 0.3 + 1.2 (Z / 1 m)² mm (about a structured-light camera's); readings beyond a random range of 1-2 m dropped; holes at
-    depth edges (a jump > 20 mm within 3×3 px; each such pixel dropped with probability 0.6) and 2-10
-    random elliptic blobs.
+    Noise σ = 0.3 + 1.2 (Z / 1 m)² mm (about a structured-light camera's); readings beyond a random range
+    of 1-2 m dropped; holes at depth edges (a jump > 20 mm within 3×3 px; each such pixel dropped with
+    probability 0.6) and 2-10 random elliptic blobs.
     """
     height, width = depth.shape
     z = depth.astype(np.float32, copy=False)

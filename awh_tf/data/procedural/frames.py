@@ -37,7 +37,8 @@ class RhdFrame:
     """A synthetic frame. Keypoints: 42 = left hand 0-20, right hand 21-41, RHD per-hand order (wrist first).
 
     Attributes:
-      color_bgr: uint8 ``[320, 320, 3]`` in OpenCV's BGR order, ready to encode.   depth_mm: float32 ``[320, 320]`` mm (every pixel has a depth).
+      color_bgr: uint8 ``[320, 320, 3]`` in OpenCV's BGR order, ready to encode.
+      depth_mm: float32 ``[320, 320]`` mm (every pixel has a depth).
       mask: uint8 ``[320, 320]`` part labels.   xyz: ``[42, 3]`` mm, camera frame.
       uv: float32 ``[42, 2]`` px.   visible: bool ``[42]``.   K: ``[3, 3]``.   hand: the dominant side.
     """

@@ -67,10 +67,6 @@ class Primitives:
                     + self.radius[cyl, None] * np.sqrt(np.maximum(1.0 - u * u, 0.0)))
         return ext
 
-    def with_albedo(self, albedo) -> "Primitives":
-        """Same shapes, every primitive coloured ``albedo`` ``[3]`` (or ``[P, 3]``)."""
-        return dataclasses.replace(self, albedo=np.broadcast_to(albedo, self.centre.shape).astype(float))
-
 
 def concatenate(parts) -> Primitives:
     """Joins several Primitives into one."""
@@ -79,18 +75,19 @@ def concatenate(parts) -> Primitives:
 
 
 def ellipsoids(centres, semi_axes, labels, albedo=(1.0, 1.0, 1.0)) -> Primitives:
-    """Axis-aligned ellipsoids: ``centres`` ``[E, 3]``, ``semi_axes`` ``[E, 3]`` mm, ``labels`` ``[E]``."""
+    """Axis-aligned ellipsoids: ``centres`` ``[E, 3]``, ``semi_axes`` ``[E, 3]`` mm, ``labels`` ``[E]``,
+    ``albedo`` ``[3]`` or ``[E, 3]``."""
     centres = np.asarray(centres, dtype=np.float64).reshape(-1, 3)
-    semi = np.broadcast_to(np.asarray(semi_axes, dtype=np.float64), centres.shape)
-    quadric = np.eye(3) * (1.0 / semi ** 2)[:, None, :]  # diag(1/a²)
     n = len(centres)
+    quadric = np.zeros((n, 3, 3))
+    quadric[:, [0, 1, 2], [0, 1, 2]] = 1.0 / np.asarray(semi_axes, dtype=np.float64).reshape(-1, 3) ** 2
     return Primitives(centres, quadric, np.zeros((n, 3)), np.full(n, np.inf), np.zeros(n),
-                      np.broadcast_to(labels, (n,)).astype(np.int32), _albedo(albedo, n))
+                      np.asarray(labels, dtype=np.int32).reshape(n), _albedo(albedo, n))
 
 
 def ellipsoid(centre, semi_axes, label: int, albedo=(1.0, 1.0, 1.0)) -> Primitives:
     """One axis-aligned ellipsoid (e.g. a torso)."""
-    return ellipsoids(centre, np.reshape(semi_axes, (1, 3)), [label], albedo)
+    return ellipsoids(centre, semi_axes, [label], albedo)
 
 
 def spheres(centres, radii, labels, albedo=(1.0, 1.0, 1.0)) -> Primitives:
@@ -99,65 +96,70 @@ def spheres(centres, radii, labels, albedo=(1.0, 1.0, 1.0)) -> Primitives:
 
 
 def cylinders(starts, ends, radii, labels, albedo=(1.0, 1.0, 1.0)) -> Primitives:
-    """Open cylinders from ``starts`` to ``ends`` ``[C, 3]`` mm with ``radii`` ``[C]``; zero-length skipped."""
-    starts, ends = np.reshape(starts, (-1, 3)).astype(float), np.reshape(ends, (-1, 3)).astype(float)
-    radii = np.broadcast_to(np.asarray(radii, dtype=np.float64), (len(starts),))
-    labels = np.broadcast_to(labels, (len(starts),))
+    """Open cylinders from ``starts`` to ``ends`` ``[C, 3]`` mm with ``radii`` ``[C]``, ``labels`` ``[C]``,
+    ``albedo`` ``[3]`` or ``[C, 3]``. Every cylinder must have a positive length."""
+    starts, ends = np.reshape(starts, (-1, 3)), np.reshape(ends, (-1, 3))
+    n = len(starts)
+    radii = np.asarray(radii, dtype=np.float64).reshape(n)
     length = np.linalg.norm(ends - starts, axis=-1)
-    keep = length > 1e-6
-    starts, ends, radii, labels, length = starts[keep], ends[keep], radii[keep], labels[keep], length[keep]
     axis = (ends - starts) / length[:, None]
     quadric = (np.eye(3) - axis[:, :, None] * axis[:, None, :]) / (radii ** 2)[:, None, None]
-    return Primitives(0.5 * (starts + ends), quadric, axis, 0.5 * length, radii.copy(),
-                      labels.astype(np.int32), _albedo(albedo, len(starts)))
+    return Primitives(0.5 * (starts + ends), quadric, axis, 0.5 * length, radii,
+                      np.asarray(labels, dtype=np.int32).reshape(n), _albedo(albedo, n))
 
 
 def _albedo(albedo, n):
-    return np.broadcast_to(np.asarray(albedo, dtype=np.float64), (n, 3)).copy()
+    albedo = np.asarray(albedo, dtype=np.float64)
+    return np.tile(albedo, (n, 1)) if albedo.ndim == 1 else albedo.reshape(n, 3)
 
 
-def hand_primitives(shape: hand_model.HandShape, joints: np.ndarray, label_base: int) -> Primitives:
-    """The hand's body in its local frame: palm ellipsoid, metacarpals, phalanges and joint spheres.
+@dataclasses.dataclass(frozen=True)
+class Forearm:
+    """A forearm (label 1, person) leaving the wrist; ``direction`` ``[3]`` unit, local frame."""
+
+    radius: float
+    length: float
+    direction: np.ndarray
+    albedo: np.ndarray
+
+
+def hand_primitives(shape: hand_model.HandShape, joints: np.ndarray, label_base: int, skin,
+                    forearm: Forearm) -> Primitives:
+    """The hand's body in its local frame: palm ellipsoid, metacarpals, phalanges, joint spheres, forearm.
 
     Args:
       shape: proportions of the hand.
       joints: ``[21, 3]`` mm, local frame, RHD per-hand order (``hand_model.forward_kinematics``).
       label_base: 2 (left hand) or 18 (right hand).
+      skin: ``[3]`` albedo of the hand.
+      forearm: the arm behind the wrist.
     """
-    palm = label_base + PALM_PART
-    wrist = joints[0]
+    palm, wrist = label_base + PALM_PART, joints[0]
     chains = joints[1:].reshape(hand_model.NUM_FINGERS, 4, 3)[:, ::-1]  # [5, 4, 3] base -> tip
     radii = shape.radii  # [5, 3] proximal -> distal
     # The tip keypoint is the fingertip surface: the last sphere's centre stops one radius short.
     tip_dir = chains[:, 3] - chains[:, 2]
     centres = chains.copy()
     centres[:, 3] -= radii[:, 2, None] * tip_dir / np.linalg.norm(tip_dir, axis=-1, keepdims=True)
-    finger = np.arange(hand_model.NUM_FINGERS)[:, None]
+    finger = 3 * np.arange(hand_model.NUM_FINGERS)[:, None]
     mcps = chains[1:, 0]
-    metacarpal_roots = wrist + mcps * np.array([0.45, 0.1, 0.0])  # a narrow base at the wrist
-    return concatenate([
-        spheres(wrist, [shape.wrist_radius], [palm]),
-        ellipsoid(wrist + np.array([0.0, 0.5 * shape.bases[2, 1], 0.0]), shape.palm_semi_axes, palm),
-        cylinders(metacarpal_roots, mcps, 1.05 * radii[1:, 0], palm),
-        # Bones proximal -> distal carry labels segment 2 -> 0 (RHD: 0 is the distal part).
-        cylinders(centres[:, :3].reshape(-1, 3), centres[:, 1:].reshape(-1, 3), radii.reshape(-1),
-                  (label_base + 3 * finger + np.array([2, 1, 0])).reshape(-1)),
+    arm_start = wrist + 0.35 * forearm.radius * forearm.direction  # tucked inside the wrist sphere
+    arm_end = arm_start + forearm.length * forearm.direction
+    # One builder call per kind: spheres/ellipsoids, then cylinders (numpy's per-call cost dominates).
+    blobs = ellipsoids(
+        np.concatenate([[wrist, wrist + np.array([0.0, 0.5 * shape.bases[2, 1], 0.0]), arm_end],
+                        centres.reshape(-1, 3)]),
+        np.concatenate([[np.full(3, shape.wrist_radius), shape.palm_semi_axes, np.full(3, forearm.radius)],
+                        np.repeat(hand_model.joint_radii(shape).reshape(-1, 1), 3, axis=1)]),
         # Sphere k of a finger closes bone k-1's end; the base sphere belongs to the proximal bone.
-        spheres(centres.reshape(-1, 3), hand_model.joint_radii(shape).reshape(-1),
-                (label_base + 3 * finger + np.array([2, 2, 1, 0])).reshape(-1)),
-    ])
-
-
-def forearm_primitives(joints: np.ndarray, radius: float, length: float, bend: np.ndarray) -> Primitives:
-    """A forearm (label 1, person) leaving the wrist away from the fingers, in the hand's local frame.
-
-    Args:
-      joints: ``[21, 3]`` mm, local frame (only the wrist is used).
-      radius, length: mm.
-      bend: ``[3]`` added to the arm direction -y before normalising (a bent wrist).
-    """
-    direction = np.array([0.0, -1.0, 0.0]) + bend
-    direction /= np.linalg.norm(direction)
-    start = joints[0] + 0.35 * radius * direction  # tucked inside the wrist sphere
-    end = start + length * direction
-    return concatenate([cylinders(start, end, radius, PERSON_LABEL), spheres(end, [radius], [PERSON_LABEL])])
+        np.concatenate([[palm, palm, PERSON_LABEL], (label_base + finger + np.array([2, 2, 1, 0])).reshape(-1)]),
+        np.concatenate([[skin, skin, forearm.albedo], np.tile(skin, (20, 1))]))
+    bones = cylinders(
+        np.concatenate([wrist + mcps * np.array([0.45, 0.1, 0.0]),  # metacarpals from a narrow base
+                        centres[:, :3].reshape(-1, 3), [arm_start]]),
+        np.concatenate([mcps, centres[:, 1:].reshape(-1, 3), [arm_end]]),
+        np.concatenate([1.05 * radii[1:, 0], radii.reshape(-1), [forearm.radius]]),
+        # Bones proximal -> distal carry labels segment 2 -> 0 (RHD: 0 is the distal part).
+        np.concatenate([[palm] * 4, (label_base + finger + np.array([2, 1, 0])).reshape(-1), [PERSON_LABEL]]),
+        np.concatenate([np.tile(skin, (19, 1)), [forearm.albedo]]))
+    return concatenate([blobs, bones])

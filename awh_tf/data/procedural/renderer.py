@@ -45,7 +45,7 @@ def pixel_boxes(prims: Primitives, K: np.ndarray, height: int, width: int) -> np
 # Pixel boxes up to 96 px are padded to one of these sizes so that primitives with similar boxes are
 # intersected together in one vectorised pass (numpy's per-call overhead dominates small boxes);
 # larger boxes are intersected alone, unpadded.
-_BUCKETS = np.array([8, 16, 24, 32, 48, 64, 96])
+_BUCKETS = np.array([16, 32, 64, 96])
 _INDEX_BITS = 20  # a z-buffer entry packs (depth bits << 20) | primitive index
 
 
@@ -127,19 +127,39 @@ def _intersect_group(prims: Primitives, group: np.ndarray, boxes: np.ndarray, K:
     y = ((boxes[:, 2, None] + np.arange(box_h) - K[1, 2]) / K[1, 1] - p[:, 1, None])[:, :, None]  # [G, h, 1]
     x, y = x.astype(f32), y.astype(f32)
     cz = col(c[:, 2])
-    q = (col(m[:, 0, 0]) * x * x + col(m[:, 1, 1]) * y * y) + col(2.0 * m[:, 0, 1]) * (x * y)
-    lin = col(mp[:, 0]) * x + col(mp[:, 1]) * y
-    a = q + 2.0 * lin + col(np.einsum("gi,gi->g", p, mp))
-    b = cz * (q + lin)
-    disc = b * b - a * (cz * cz * q - 1.0)
+    # Full-size [G, h, w] arrays are updated in place: the arithmetic is cheap, memory traffic is not.
+    q = x * y
+    q *= col(2.0 * m[:, 0, 1])
+    q += col(m[:, 0, 0]) * x * x
+    q += col(m[:, 1, 1]) * y * y                       # Q
+    a = col(mp[:, 0]) * x + col(mp[:, 1]) * y          # L
+    b = q + a
+    b *= cz                                            # B = c_z (Q + L)
+    a *= 2.0
+    a += q
+    a += col(np.einsum("gi,gi->g", p, mp))             # A = Q + 2L + pᵀMp
+    np.maximum(a, f32(1e-12), out=a)                   # A = 0 only for a ray along a cylinder's axis
+    q *= cz * cz
+    q -= 1.0                                           # C = c_z² Q - 1
+    q *= a
+    disc = b * b
+    disc -= q                                          # B² - AC
     hit = disc >= 0.0
-    tau = -(b + np.sqrt(np.maximum(disc, 0.0))) / np.maximum(a, f32(1e-12))
-    # Cylinders keep hits within their length (u·(P - c) = τ u·d + c_z u·(x', y', 0)); an ellipsoid
-    # has axis 0 and half length inf.
-    s = col(axis[:, 0]) * x + col(axis[:, 1]) * y
-    along = tau * (s + col(np.einsum("gi,gi->g", axis, p))) + cz * s
-    hit &= np.abs(along) <= col(prims.half_length[group])
-    return cz + tau, hit
+    np.maximum(disc, 0.0, out=disc)
+    np.sqrt(disc, out=disc)
+    disc += b
+    disc /= a                                          # -τ, the near root
+    if np.isfinite(prims.half_length[group]).any():
+        # Cylinders keep hits within their length: u·(P - c) = τ u·d + c_z u·(x', y', 0). An
+        # ellipsoid has axis 0 and half length inf.
+        s = col(axis[:, 0]) * x + col(axis[:, 1]) * y
+        along = s + col(np.einsum("gi,gi->g", axis, p))
+        along *= disc
+        s *= cz
+        s -= along
+        np.abs(s, out=s)
+        hit &= s <= col(prims.half_length[group])
+    return cz - disc, hit
 
 
 def surface_normals(prims: Primitives, K: np.ndarray, depth: np.ndarray, index: np.ndarray):

@@ -51,7 +51,8 @@ class Hand:
       side: "left" or "right".
       shape: proportions.   joints: ``[21, 3]`` local frame, RHD per-hand order (wrist at 0).
       rotation: ``[3, 3]`` local -> camera, including the mirror of a right hand.
-      body: hand and forearm primitives in the local frame.
+      body: hand and forearm primitives in the local frame (the forearm leaves the wrist away from the
+        fingers, bent by up to ~15°).
     """
 
     side: str
@@ -99,13 +100,12 @@ def sample_hand(rng: np.random.Generator, side: str, shape: hand_model.HandShape
     if side == "right":
         rotation = rotation @ _MIRROR_X
     base = primitives.LEFT_BASE if side == "left" else primitives.RIGHT_BASE
-    arm = primitives.forearm_primitives(joints, radius=0.9 * shape.wrist_radius,
-                                        length=rng.uniform(200.0, 300.0),
-                                        bend=rng.normal(0.0, 0.25, size=3) * np.array([1.0, 0.0, 1.0]))
-    body = primitives.concatenate([
-        primitives.hand_primitives(shape, joints, base).with_albedo(skin),
-        arm.with_albedo(skin if sleeve is None else sleeve),
-    ])
+    length = rng.uniform(200.0, 300.0)
+    direction = np.array([0.0, -1.0, 0.0]) + rng.normal(0.0, 0.25, size=3) * np.array([1.0, 0.0, 1.0])
+    arm = primitives.Forearm(radius=0.9 * shape.wrist_radius, length=length,
+                             direction=direction / np.linalg.norm(direction),
+                             albedo=np.asarray(skin if sleeve is None else sleeve, dtype=np.float64))
+    body = primitives.hand_primitives(shape, joints, base, np.asarray(skin, dtype=np.float64), arm)
     return Hand(side, shape, joints, rotation, body)
 
 
