@@ -23,7 +23,7 @@ class ConvBNReLU(keras.layers.Layer):
     def build(self, input_shape):
         self.conv = keras.layers.Conv2D(self.filters, self.kernel_size, strides=self.strides,
                                         padding="same", use_bias=False, name="conv")
-        self.bn = keras.layers.BatchNormalization(name="bn")
+        self.bn = keras.layers.BatchNormalization(synchronized=True, name="bn")
         self.conv.build(input_shape)
         self.bn.build(self.conv.compute_output_shape(input_shape))
 

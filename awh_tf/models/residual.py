@@ -20,11 +20,11 @@ class Residual(keras.layers.Layer):
 
     def build(self, input_shape):
         half = max(self.filters // 2, 1)
-        self.bn1 = keras.layers.BatchNormalization(name="bn1")
+        self.bn1 = keras.layers.BatchNormalization(synchronized=True, name="bn1")
         self.conv1 = keras.layers.Conv2D(half, 1, name="conv1")
-        self.bn2 = keras.layers.BatchNormalization(name="bn2")
+        self.bn2 = keras.layers.BatchNormalization(synchronized=True, name="bn2")
         self.conv2 = keras.layers.Conv2D(half, 3, padding="same", name="conv2")
-        self.bn3 = keras.layers.BatchNormalization(name="bn3")
+        self.bn3 = keras.layers.BatchNormalization(synchronized=True, name="bn3")
         self.conv3 = keras.layers.Conv2D(self.filters, 1, name="conv3")
         self.skip = None
         if input_shape[-1] != self.filters:

@@ -71,8 +71,35 @@ def make_optimizers(train_cfg):
     return pose_opt, critic_opt
 
 
+def get_strategy(name):
+    """``default`` (one device), ``mirrored`` (all local GPUs, or CPUs) or ``multi_worker`` (TF_CONFIG)."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def make_step_functions(trainer, strategy):
+    """``tf.function``s running the pre-training and joint steps on every replica, with each log value
+    averaged over replicas (both players' updates happen inside ``strategy.run``)."""
+
+    def distributed(step):
+        @tf.function(reduce_retracing=True)
+        def run(batch):
+            logs = strategy.run(step, args=(batch,))
+            return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in logs.items()}
+
+        return run
+
+    return distributed(trainer.pretrain_step), distributed(trainer.train_step)
+
+
 def build_trainer(config):
-    """Builds the three players, the similarity weighting and the compiled trainer (seeded)."""
+    """Builds the three players, the similarity weighting and the compiled trainer (seeded). Call it inside
+    ``strategy.scope()`` to place the variables for a distributed run."""
+    if config.train.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.train.seed)
     pose_net = factory.build_pose_network(config.model)
     depth_reg = factory.build_depth_regularizer(config.model)
@@ -112,15 +139,22 @@ def restore_pose_network(config, workdir):
 class _Streams:
     """The input streams, opened lazily per phase at the resumed position."""
 
-    def __init__(self, config, synthetic, real_train, log):
+    def __init__(self, config, synthetic, real_train, log, strategy):
         self.config, self.synthetic, self.real_train, self.log = config, synthetic, real_train, log
+        self.strategy = strategy
         self._pre = self._joint = None
+
+    def _iter(self, ds):
+        # The datasets yield global batches; a distributed run splits each over the replicas.
+        if self.strategy.num_replicas_in_sync > 1:
+            return iter(self.strategy.experimental_distribute_dataset(ds))
+        return iter(ds)
 
     def next(self, step):
         cfg, t = self.config, self.config.train
         if step < t.pretrain_steps:
             if self._pre is None:
-                self._pre = iter(pipeline.make_source_dataset(
+                self._pre = self._iter(pipeline.make_source_dataset(
                     self.synthetic, cfg.pipeline, t.batch_size // 2, seed=t.seed, start_step=step,
                     log=self.log))
             return next(self._pre)
@@ -134,7 +168,7 @@ class _Streams:
             else:
                 ds = pipeline.make_train_dataset(self.synthetic, self.real_train, cfg.pipeline, t.batch_size,
                                                  seed=t.seed + 1, start_step=start, log=self.log)
-            self._joint = iter(ds)
+            self._joint = self._iter(ds)
         return next(self._joint)
 
 
@@ -165,8 +199,10 @@ def train(config, workdir, log=print, progress=True):
     check_workdir(config, workdir)
     data_setup.ensure_procedural_data(config.data, log=log)
     synthetic, real_train, _ = data_setup.open_domains(config.data)
-    trainer = build_trainer(config)
-    ckpt = make_checkpoint(trainer)
+    strategy = get_strategy(config.train.strategy)
+    with strategy.scope():
+        trainer = build_trainer(config)
+        ckpt = make_checkpoint(trainer)
     manager = tf.train.CheckpointManager(ckpt, os.path.join(workdir, "checkpoints"),
                                          max_to_keep=config.train.keep_checkpoints)
     if manager.latest_checkpoint:
@@ -174,9 +210,8 @@ def train(config, workdir, log=print, progress=True):
         log(f"resumed from {manager.latest_checkpoint} at step {int(ckpt.step)}")
     step, total = int(ckpt.step), config.train.total_steps
     bad_log = pipeline.BadSampleLog()
-    streams = _Streams(config, synthetic, real_train, bad_log)
-    pre_fn = tf.function(trainer.pretrain_step, reduce_retracing=True)
-    joint_fn = tf.function(trainer.train_step, reduce_retracing=True)
+    streams = _Streams(config, synthetic, real_train, bad_log, strategy)
+    pre_fn, joint_fn = make_step_functions(trainer, strategy)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
     bar = tqdm(total=total, initial=step, disable=not progress, desc=config.name, unit="step")
     t0 = time.time()
@@ -187,9 +222,13 @@ def train(config, workdir, log=print, progress=True):
         ckpt.step.assign(step)
         logs = {k: v.numpy() for k, v in logs.items()}
         _check_finite(step, logs, manager)
+        means = trainer.update_trackers(logs)
         if step % config.train.log_every == 0 or step == total:
-            _write_summaries(writer, step, logs, trainer)
-            bar.set_postfix({k: f"{float(v):.3g}" for k, v in logs.items() if k in ("loss", "wasserstein")})
+            means = {k: v.numpy() for k, v in means.items()}
+            if "alpha" in logs:
+                means["alpha"] = logs["alpha"]
+            _write_summaries(writer, step, means, trainer)
+            bar.set_postfix({k: f"{float(v):.3g}" for k, v in means.items() if k in ("loss", "wasserstein")})
             for m in trainer.metrics:
                 m.reset_state()
         if step % config.train.checkpoint_every == 0 or step == total:

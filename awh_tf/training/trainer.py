@@ -10,6 +10,8 @@ Per joint step (paper Eq. 3-11, DESIGN.md §1), on a batch half synthetic (s), h
    ``λ_wd·L_wd + λ_res (L_2.5D^s + L_2D^t) + λ_reg (L_reg^s + L_reg^t) + intermediate losses``.
    ``L_wd = mean f(α⊙z_s) - mean f(α⊙z_t)``: lowering it moves the features together.
 
+Both step methods return that step's raw scalars (plus the α vector); they run inside
+``strategy.run`` and the caller reduces over replicas and feeds :meth:`update_trackers`.
 Pre-training steps (:meth:`pretrain_step`) use the synthetic half only and no critic. ``da='wdgrl'`` uses
 α ≡ 1 (Shen et al. 2018), ``da='none'`` skips the critic altogether. Randomness (the interpolation
 weights of the gradient penalty) comes from a seeded ``keras.random.SeedGenerator``.
@@ -132,9 +134,15 @@ class AWHTrainer(keras.Model):
 
     @staticmethod
     def _scale(optimizer, loss):
-        """Mixed precision: a ``LossScaleOptimizer`` scales here and unscales in ``apply_gradients``;
-        a plain Keras 3 optimizer's ``scale_loss`` returns the loss unchanged."""
-        return optimizer.scale_loss(loss)
+        """The loss whose gradient is applied.
+
+        Under ``tf.distribute`` each replica sees ``1/R`` of the global batch and the optimizer sums the
+        replicas' gradients, so each replica's mean loss is divided by R (the global mean's gradient).
+        Mixed precision: a ``LossScaleOptimizer`` scales here and unscales in ``apply_gradients``; a plain
+        Keras 3 optimizer's ``scale_loss`` returns the loss unchanged.
+        """
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        return optimizer.scale_loss(loss / float(replicas))
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -152,7 +160,7 @@ class AWHTrainer(keras.Model):
             total, parts = self._pose_losses(out, src, None)
             scaled = self._scale(self.pose_optimizer, total)
         grad_norm = self._apply_pose_gradients(tape, scaled)
-        return self._track(dict(parts, loss=total, grad_norm=grad_norm))
+        return dict(parts, loss=total, grad_norm=grad_norm)
 
     def train_step(self, batch):
         """Phase 2: ``n_critic`` critic updates, then one pose update (Eq. 11)."""
@@ -182,17 +190,15 @@ class AWHTrainer(keras.Model):
             scaled = self._scale(self.pose_optimizer, total)
         logs["grad_norm"] = self._apply_pose_gradients(tape, scaled)
         logs["loss"] = total
-        return self._track(logs)
+        return logs
 
-    def _track(self, logs):
-        """Updates the scalar trackers; returns their running means plus the raw α vector if any."""
-        alpha = logs.pop("alpha", None)
+    def update_trackers(self, logs):
+        """Adds one step's (replica-reduced) scalars to the ``keras.metrics.Mean`` trackers; returns the
+        running means since the last ``reset_state`` (what TensorBoard shows per logging interval)."""
         for name, value in logs.items():
-            self.trackers[name].update_state(value)
-        results = {name: self.trackers[name].result() for name in logs}
-        if alpha is not None:
-            results["alpha"] = alpha
-        return results
+            if name in self.trackers:
+                self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items() if name in logs}
 
     def call(self, images, training=False):
         return self.pose_network(images, training=training)
