@@ -13,6 +13,8 @@ real, with augmentation) for ``--steps`` batches after ``--warmup`` batches and 
 * images/s: crops delivered per second, both domains together;
 * CPU use: process CPU time / wall time, in cores (this machine has 2), so a figure near 2 means the
   pipeline alone saturates the machine and a training step running beside it would be starved;
+* CPU cost per image (process CPU time / images), which other processes on the machine do not inflate,
+  and the images/s it implies on idle cores;
 * per-sample cost on one thread of each stage (loader read, crop/augment/targets) to show where time goes.
 
 The issue's target (≥ 3× the images/s one training step of the demo configuration consumes) is checked
@@ -95,7 +97,7 @@ def time_pipeline(dataset, batch_size, steps, warmup):
         next(it)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     return {"images_per_s": steps * batch_size / wall, "batches_per_s": steps / wall,
-            "cpu_cores": cpu / wall, "wall_s": wall}
+            "cpu_cores": cpu / wall, "wall_s": wall, "cpu_ms_per_image": 1e3 * cpu / (steps * batch_size)}
 
 
 def main(argv):
@@ -118,6 +120,10 @@ def main(argv):
     print(f"train pipeline: {r['images_per_s']:.1f} images/s ({r['batches_per_s']:.2f} batches/s of "
           f"{FLAGS.batch_size}) over {r['wall_s']:.1f} s; CPU use {r['cpu_cores']:.2f} of "
           f"{os.cpu_count()} cores")
+    # CPU time per image does not depend on other processes competing for the cores, so it bounds what
+    # an otherwise idle machine would deliver.
+    print(f"CPU cost {r['cpu_ms_per_image']:.1f} ms/image: at most "
+          f"{1e3 * (os.cpu_count() or 1) / r['cpu_ms_per_image']:.0f} images/s on {os.cpu_count()} idle cores")
 
 
 if __name__ == "__main__":
