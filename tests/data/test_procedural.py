@@ -257,6 +257,19 @@ def test_self_occlusion_happens_often_but_not_always():
     assert 0.05 < hidden / inside < 0.6
 
 
+def test_hands_are_as_large_as_in_the_real_datasets():
+    bank = domains.NoiseBank(0)
+    rhd, stb = [], []
+    for i in range(12):
+        frame = frames.rhd_frame(0, 1, i, bank)
+        uv = frame.uv[slice(0, 21) if frame.hand == "left" else slice(21, 42)]
+        rhd.append(np.max(uv.max(axis=0) - uv.min(axis=0)))
+        uv = frames.stb_frame(0, 5, i, bank).uv
+        stb.append(np.max(uv.max(axis=0) - uv.min(axis=0)))
+    # Keypoint boxes: the hand's silhouette adds a finger width, so ~40-120 px and ~150-300 px tall.
+    assert 30 < min(rhd) and max(rhd) < 140 and 100 < min(stb) and max(stb) < 340
+
+
 def test_stb_labels_in_the_depth_frame_project_onto_the_colour_keypoints(dataset):
     bank = domains.NoiseBank(SEED)
     for s, seq in enumerate(SEQUENCES[:4]):
