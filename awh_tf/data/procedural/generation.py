@@ -9,16 +9,18 @@ a manifest (e.g. the real datasets) is never overwritten.
 
 Frames are seeded per sample (``frames.sample_rng``) and the noise bank per seed, so the bytes written
 do not depend on the number of workers. Workers are spawned (not forked): the caller may have
-TensorFlow's threads running.
+TensorFlow's threads running; they do not re-import the caller's main module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import multiprocessing
 import os
 import shutil
+import sys
 
 import cv2
 import numpy as np
@@ -128,6 +130,27 @@ def _make(task):
     return task, writers.write_stb_frame(out_dir, writers.STB_SEQUENCES[part], index, frame)
 
 
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Starts spawned workers without re-importing the parent's ``__main__``.
+
+    A spawned child imports the parent's main module first (e.g. ``awh_tf.train`` with TensorFlow:
+    seconds and hundreds of MB per worker) although the workers need only this module. `spawn` skips
+    that when ``__main__`` has neither a module spec nor a file, so both are hidden while the pool
+    starts its processes, and restored right after.
+    """
+    main = sys.modules["__main__"]
+    saved = {name: getattr(main, name) for name in ("__spec__", "__file__") if hasattr(main, name)}
+    main.__spec__ = None
+    if "__file__" in saved:
+        del main.__file__
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
+
+
 def _run(tasks, out_dir: str, seed: int, workers: int, progress: bool) -> dict:
     """Runs `_make` over ``tasks``; returns {task: label}."""
     labels = {}
@@ -136,8 +159,9 @@ def _run(tasks, out_dir: str, seed: int, workers: int, progress: bool) -> dict:
         _init_worker(out_dir, seed, tune_process=False)
         results = map(_make, tasks)
     else:
-        pool = multiprocessing.get_context("spawn").Pool(
-            workers, initializer=_init_worker, initargs=(out_dir, seed, True))
+        with _main_module_hidden():
+            pool = multiprocessing.get_context("spawn").Pool(
+                workers, initializer=_init_worker, initargs=(out_dir, seed, True))
         results = pool.imap_unordered(_make, tasks, chunksize=8)
     try:
         for task, label in results:
