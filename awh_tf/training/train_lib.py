@@ -215,6 +215,19 @@ def train(config, workdir, log=print, progress=True):
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
     bar = tqdm(total=total, initial=step, disable=not progress, desc=config.name, unit="step")
     t0 = time.time()
+    with pipeline.surface_data_errors(bad_log):
+        step = _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step)
+    bar.close()
+    writer.flush()
+    if bad_log.count:
+        log(bad_log.report())
+    log(f"trained to step {step} in {time.time() - t0:.0f} s this session")
+    return trainer
+
+
+def _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step):
+    """The step loop: one step, NaN guard, tracker means to TensorBoard, periodic checkpoints."""
+    total = config.train.total_steps
     while step < total:
         batch = streams.next(step)
         logs = pre_fn(batch) if step < config.train.pretrain_steps else joint_fn(batch)
@@ -234,12 +247,7 @@ def train(config, workdir, log=print, progress=True):
         if step % config.train.checkpoint_every == 0 or step == total:
             manager.save(checkpoint_number=step)
         bar.update(1)
-    bar.close()
-    writer.flush()
-    if bad_log.count:
-        log(bad_log.report())
-    log(f"trained to step {step} in {time.time() - t0:.0f} s this session")
-    return trainer
+    return step
 
 
 def mean_training_pose(config, synthetic, max_samples=1000):
