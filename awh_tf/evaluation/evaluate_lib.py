@@ -1,0 +1,204 @@
+"""Evaluation of a finished (or interrupted) run: the library behind ``python -m awh_tf.evaluate``.
+
+:func:`evaluate_run` loads a run's ``config.json`` and latest checkpoint, predicts a split with
+:func:`awh_tf.evaluation.predict_dataset`, scores it with the published protocol
+(:func:`awh_tf.evaluation.evaluate_predictions`, DESIGN.md §4) and writes into the run folder:
+
+* ``eval.json`` — every key of ``metrics.evaluate_3d`` (mm), ``epe2d_*`` (px), ``num_samples``, the
+  root-depth-free block ``root_free`` and ``mean_pose_epe_mean_mm``, plus ``name``, ``split``,
+  ``checkpoint`` and ``per_keypoint`` (name → mean 3D EPE mm);
+* ``pck.png`` — the 3D PCK curve on 0–50 mm; ``per_keypoint.png`` — the per-keypoint 3D EPE.
+
+For a split other than ``test`` the files are ``eval_<split>.json``, ``pck_<split>.png`` and
+``per_keypoint_<split>.png``, so the run's headline ``eval.json`` is never overwritten by another split.
+"""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+from awh_tf.evaluation import plots
+from awh_tf.evaluation.protocol import evaluate_predictions, format_table, predict_dataset
+from awh_tf.keypoints import KEYPOINT_NAMES
+
+# split name -> what it is (the real test split is the one the paper reports).
+SPLITS = {"test": "real test split (STB B1Counting + B1Random)",
+          "real_train": "real training split (STB B2-B6)",
+          "synthetic_test": "synthetic held-out split (RHD evaluation)"}
+
+
+def output_names(split):
+    """``(json, pck png, per-keypoint png)`` file names of a split's evaluation."""
+    suffix = "" if split == "test" else f"_{split}"
+    return f"eval{suffix}.json", f"pck{suffix}.png", f"per_keypoint{suffix}.png"
+
+
+def with_data_overrides(config, **overrides):
+    """``config`` with fields of its ``DataConfig`` replaced (e.g. ``data_dir``, ``stb_root``)."""
+    if not overrides:
+        return config
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, **overrides))
+
+
+def open_split(data_cfg, split):
+    """The loaders of ``split`` (a key of :data:`SPLITS`) and of the synthetic training set (mean pose).
+
+    Depth images are not read (``with_depth=False``): evaluation needs none, and STB's registration
+    costs ~30 ms a frame. Procedural data missing from ``data_cfg.data_dir`` is generated first, with the
+    run's generator settings (so the same data).
+    """
+    from awh_tf.data import RHDDataset, STB_TEST_SEQUENCES, STB_TRAIN_SEQUENCES, STBDataset
+    from awh_tf.training import data_setup
+
+    if split not in SPLITS:
+        raise ValueError(f"--split: expected one of {sorted(SPLITS)}, got {split!r}")
+    data_setup.ensure_procedural_data(data_cfg)
+    synthetic = RHDDataset(data_cfg.rhd_path(), split="training", with_depth=False)
+    if split == "synthetic_test":
+        return RHDDataset(data_cfg.rhd_path(), split="evaluation", with_depth=False), synthetic
+    sequences = STB_TEST_SEQUENCES if split == "test" else STB_TRAIN_SEQUENCES
+    return STBDataset(data_cfg.stb_path(), sequences=sequences, with_depth=False), synthetic
+
+
+def load_samples(dataset, indices, pipeline_cfg):
+    """Pipeline elements (evaluation crops, no augmentation) of chosen samples, stacked.
+
+    Returns:
+      dict of numpy arrays keyed by ``awh_tf.data.pipeline.FIELDS`` with a leading axis ``len(indices)``
+      (``image`` [N, S, S, 3] in [0, 1], ``uv`` [N, 21, 2] crop px, ``xyz`` [N, 21, 3] mm …), plus ``name``
+      (the loader's sample names).
+    """
+    from awh_tf.data import pipeline
+
+    elements, names = [], []
+    for i in indices:
+        sample = dataset[int(i)]
+        elements.append(pipeline.process_sample(sample, pipeline_cfg))
+        names.append(sample.get("name", str(i)))
+    out = {k: np.stack([e[k] for e in elements]) for k in pipeline.FIELDS}
+    out["name"] = names
+    return out
+
+
+def run_network(pose_network, images, keys, batch_size=32):
+    """The pose network's outputs ``keys`` on ``images`` [N, S, S, 3], in batches, as numpy arrays."""
+    chunks = {k: [] for k in keys}
+    for start in range(0, len(images), batch_size):
+        out = pose_network(images[start:start + batch_size], training=False)
+        for k in keys:
+            if k not in out:
+                raise ValueError(f"the pose network has no output {k!r} (it has {sorted(out)})")
+            chunks[k].append(np.asarray(out[k]))
+    return {k: np.concatenate(v) for k, v in chunks.items()}
+
+
+def evaluate_run(workdir, split="test", data_overrides=None, checkpoint=None, batch_size=32, log=print):
+    """Evaluates the run in ``workdir`` on ``split``; writes the files of the module docstring.
+
+    Args:
+      workdir: the run folder.  split: a key of :data:`SPLITS`.
+      data_overrides: dict of ``DataConfig`` fields to change (where the data lives, ``max_eval_samples``).
+      checkpoint: a checkpoint prefix; default the latest.  batch_size: evaluation batch size.
+      log: receives the printed report.
+    Returns:
+      the result dict (as written to the JSON file).
+    """
+    from awh_tf.data import pipeline
+    from awh_tf.evaluation.predict_lib import load_run
+    from awh_tf.training.train_lib import mean_training_pose
+
+    config, pose_net, ckpt = load_run(workdir, checkpoint)
+    config = with_data_overrides(config, **(data_overrides or {}))
+    dataset, synthetic = open_split(config.data, split)
+    with pipeline.surface_data_errors():
+        ds = pipeline.make_eval_dataset(dataset, config.pipeline, batch_size)
+        pred = predict_dataset(pose_net, ds, max_samples=config.data.max_eval_samples)
+        mean_pose = mean_training_pose(config, synthetic)
+    result = evaluate_predictions(pred, mean_pose=mean_pose)
+    result.update(name=config.name, split=split, checkpoint=ckpt,
+                  per_keypoint=dict(zip(KEYPOINT_NAMES, result["per_keypoint_epe_mm"])))
+    json_name, pck_name, kp_name = output_names(split)
+    write_json(os.path.join(workdir, json_name), result)
+    plots.plot_pck([pck_curve_of(result, config.name)], os.path.join(workdir, pck_name),
+                   title=f"3D PCK, {SPLITS[split]}")
+    plots.plot_per_keypoint(result["per_keypoint_epe_mm"], os.path.join(workdir, kp_name),
+                            title=f"{config.name}: 3D EPE per keypoint ({split})")
+    log(format_report(result, title=f"{config.name}: {SPLITS[split]}"))
+    return result
+
+
+def pck_curve_of(result, label):
+    """The :func:`plots.plot_pck` curve of an evaluation result (AUC 0–50 mm in the legend)."""
+    return {"label": label, "thresholds": result["pck_thresholds_mm"], "pck": result["pck_curve"],
+            "auc": result["auc_0_50"]}
+
+
+def write_json(path, result):
+    """Writes ``result`` atomically (temp file + rename) so a killed run never leaves half a file."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def format_report(result, title="real test split"):
+    """The protocol's table, the root-depth-free block and the per-keypoint errors, as text."""
+    blocks = [format_table(result, title=title), format_root_free(result.get("root_free", {}))]
+    per_kp = result.get("per_keypoint_epe_mm")
+    if per_kp:
+        rows = [f"  {name:<11} {'n/a' if e is None else f'{e:7.2f}'}"
+                for name, e in zip(KEYPOINT_NAMES, per_kp)]
+        half = (len(rows) + 1) // 2
+        lines = [f"{a:<26}{b}" for a, b in zip(rows[:half], rows[half:] + [""])]
+        blocks.append("3D mean EPE per keypoint (mm)\n" + "\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def format_root_free(root_free):
+    """The root-depth-free variant (root depth solved from one bone, GT bone length only) as text."""
+    title = "without the root depth (solved from the palm-middle MCP bone; GT bone length only)"
+    if not root_free.get("num_solved"):
+        return f"{title}\n  no sample had a real root-depth solution"
+    rows = [("3D mean EPE (mm)", root_free["epe_mean_mm"]),
+            ("3D median EPE (mm)", root_free["epe_median_mm"]),
+            ("AUC 20-50 mm", root_free["auc_20_50"]), ("AUC 0-30 mm", root_free["auc_0_30"]),
+            ("root depth error mean (mm)", root_free["root_depth_error_mean_mm"]),
+            ("root depth error median (mm)", root_free["root_depth_error_median_mm"])]
+    width = max(len(r[0]) for r in rows)
+    lines = [title, "-" * (width + 12)] + [f"{name:<{width}}  {value:>9.3f}" for name, value in rows]
+    lines.append(f"{'samples solved / unsolved':<{width}}  {root_free['num_solved']:>5d} / "
+                 f"{root_free.get('num_unsolved', 0)}")
+    return "\n".join(lines)
+
+
+def load_or_evaluate(workdir, split="test", data_overrides=None, log=print):
+    """A run's saved evaluation of ``split``, evaluating it first when the JSON file is missing."""
+    path = os.path.join(workdir, output_names(split)[0])
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return evaluate_run(workdir, split=split, data_overrides=data_overrides, log=log)
+
+
+def compare_runs(workdirs, out_path, split="test", data_overrides=None, log=print):
+    """Plots the 3D PCK curves of several runs in one figure with a legend (``--compare``).
+
+    Runs without a saved evaluation of ``split`` are evaluated first. A label is the run's ``name``,
+    or its folder when two runs share a name.
+
+    Returns:
+      the list of results, in ``workdirs`` order.
+    """
+    results = [load_or_evaluate(w, split, data_overrides, log) for w in workdirs]
+    names = [r.get("name") or os.path.basename(os.path.normpath(w)) for r, w in zip(results, workdirs)]
+    labels = [n if names.count(n) == 1 else f"{n} ({w})" for n, w in zip(names, workdirs)]
+    plots.plot_pck([pck_curve_of(r, lab) for r, lab in zip(results, labels)], out_path,
+                   title=f"3D PCK, {SPLITS[split]}")
+    width = max(len(lab) for lab in labels)
+    log(f"{'run':<{width}}  EPE mean (mm)  AUC 0-50  AUC 20-50  AUC 0-30")
+    for lab, r in zip(labels, results):
+        log(f"{lab:<{width}}  {r['epe_mean_mm']:>13.2f}  {r['auc_0_50']:>8.3f}  {r['auc_20_50']:>9.3f}  "
+            f"{r['auc_0_30']:>8.3f}")
+    log(f"wrote {out_path}")
+    return results
