@@ -1,0 +1,161 @@
+"""End-to-end export: artefacts, signature, metadata, parity, and every bad-input error."""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+
+from awh_tf.export import export_lib, saved_model, tflite
+from awh_tf.export.errors import ExportError
+from awh_tf.keypoints import KEYPOINT_NAMES, SKELETON_EDGES
+from tests.export.conftest import make_workdir, tiny_config
+
+QUIET = dict(log=lambda *_: None)
+
+
+def test_fp32_export_writes_the_artefacts_and_passes_parity(fp32_export):
+    _, out_dir, meta = fp32_export
+    assert sorted(os.listdir(out_dir)) == ["metadata.json", "pose_fp32.tflite", "saved_model"]
+    assert not os.path.exists(out_dir + ".partial")
+    parity = meta["parity"]
+    assert set(parity) == {"saved_model", "pose_fp32.tflite"}
+    for row in parity.values():
+        assert row["passed"] and row["n"] == 8
+        # Same float graph: differences are round-off, far below the 0.1 px tolerance.
+        assert row["uv_mean_px"] < 1e-3 and row["z_mean"] < 1e-4
+        assert row["uv_tolerance_px"] == 0.1
+
+
+def test_saved_model_signature_names_and_shapes(fp32_export):
+    _, out_dir, _ = fp32_export
+    signature = saved_model.describe_signature(os.path.join(out_dir, "saved_model"))
+    assert signature == {
+        "inputs": {"image": {"dtype": "float32", "shape": [1, 32, 32, 3]}},
+        "outputs": {"uv": {"dtype": "float32", "shape": [1, 21, 2]},
+                    "z_rel": {"dtype": "float32", "shape": [1, 21]}},
+    }
+
+
+def test_tflite_signature_names_and_shapes(fp32_export):
+    from ai_edge_litert.interpreter import Interpreter
+
+    _, out_dir, _ = fp32_export
+    interpreter = Interpreter(model_path=os.path.join(out_dir, "pose_fp32.tflite"))
+    assert interpreter.get_signature_list() == {"serving_default": {"inputs": ["image"],
+                                                                    "outputs": ["uv", "z_rel"]}}
+    runner = interpreter.get_signature_runner("serving_default")
+    assert list(runner.get_input_details()["image"]["shape"]) == [1, 32, 32, 3]
+    out = runner(image=np.zeros((1, 32, 32, 3), np.float32))
+    assert out["uv"].shape == (1, 21, 2) and out["z_rel"].shape == (1, 21)
+
+
+def test_metadata_contents(fp32_export):
+    workdir, out_dir, meta = fp32_export
+    with open(os.path.join(out_dir, "metadata.json")) as f:
+        on_disk = json.load(f)
+    assert on_disk == json.loads(json.dumps(meta))
+    assert meta["input"]["shape"] == [1, 32, 32, 3] and meta["input"]["range"] == [0.0, 1.0]
+    assert meta["input"]["color"] == "RGB" and meta["signature"] == "serving_default"
+    assert meta["keypoints"]["names"] == list(KEYPOINT_NAMES)
+    assert meta["keypoints"]["root"] == 0 and meta["keypoints"]["reference_bone"] == [0, 12]
+    assert meta["keypoints"]["skeleton_edges"] == [list(e) for e in SKELETON_EDGES]
+    assert meta["outputs"]["uv"]["shape"] == [1, 21, 2] and "px" in meta["outputs"]["uv"]["units"]
+    assert meta["outputs"]["z_rel"]["shape"] == [1, 21]
+    assert meta["source"]["workdir"] == os.path.abspath(workdir)
+    assert meta["source"]["checkpoint"].endswith("ckpt-1")
+    assert on_disk["source"]["config"] == json.loads(tiny_config().to_json())
+    record = meta["files"]["fp32"]
+    path = os.path.join(out_dir, record["path"])
+    with open(path, "rb") as f:
+        data = f.read()
+    assert record["size_bytes"] == len(data) and record["sha256"] == hashlib.sha256(data).hexdigest()
+    assert meta["files"]["saved_model"]["path"] == "saved_model"
+    assert meta["tflite_ops"]["fp32"]["flex_ops"] == []
+
+
+def test_missing_workdir(tmp_path):
+    with pytest.raises(ExportError, match=r"--workdir .*nowhere: no such directory"):
+        export_lib.export_run(str(tmp_path / "nowhere"), str(tmp_path / "out"), **QUIET)
+
+
+def test_workdir_without_config(tmp_path):
+    with pytest.raises(ExportError, match=r"config.json: not found"):
+        export_lib.export_run(str(tmp_path), str(tmp_path / "out"), **QUIET)
+
+
+def test_workdir_without_checkpoint(tmp_path):
+    workdir = make_workdir(tmp_path / "run", checkpoint=False)
+    with pytest.raises(ExportError, match=r"checkpoints: no checkpoint found"):
+        export_lib.export_run(workdir, str(tmp_path / "out"), **QUIET)
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_existing_out_dir_is_refused_and_left_alone(tmp_path):
+    workdir = make_workdir(tmp_path / "run")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "keep.txt").write_text("mine")
+    with pytest.raises(ExportError, match=r"--out_dir .*out: already exists; pass --overwrite"):
+        export_lib.export_run(workdir, str(out_dir), **QUIET)
+    assert os.listdir(out_dir) == ["keep.txt"]
+
+
+def test_unreadable_representative_dataset(tmp_path):
+    workdir = make_workdir(tmp_path / "run", tiny_config(data_dir=tmp_path / "no_data"))
+    options = export_lib.ExportOptions(formats=("int8",), parity_source="random")
+    with pytest.raises(ExportError, match=r"^representative dataset \(synthetic\) cannot be read: .*no_data"):
+        export_lib.export_run(workdir, str(tmp_path / "out"), options, **QUIET)
+    assert not os.path.exists(tmp_path / "out") and not os.path.exists(tmp_path / "out.partial")
+
+
+def test_unreadable_parity_dataset(tmp_path):
+    workdir = make_workdir(tmp_path / "run", tiny_config(data_dir=tmp_path / "no_data"))
+    options = export_lib.ExportOptions(formats=("fp32",), parity_source="real")
+    with pytest.raises(ExportError, match=r"^parity dataset \(real test\) cannot be read"):
+        export_lib.export_run(workdir, str(tmp_path / "out"), options, **QUIET)
+
+
+def test_bad_options():
+    with pytest.raises(ExportError, match=r"--formats: unknown \['int4'\]"):
+        export_lib.ExportOptions(formats=("fp32", "int4"))
+    with pytest.raises(ExportError, match=r"--int8_float_scope"):
+        export_lib.ExportOptions(int8_float_scope="everything")
+
+
+@pytest.mark.slow
+def test_every_format_passes_parity_and_overwrite_replaces(tmp_path):
+    """All four TFLite formats on random crops (~40 s); int8 keeps exactly the soft-argmax in float."""
+    workdir = make_workdir(tmp_path / "run")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "old.txt").write_text("old")
+    options = export_lib.ExportOptions(overwrite=True, parity_source="random", parity_samples=16,
+                                       calibration_source="random", calibration_samples=32)
+    meta = export_lib.export_run(workdir, str(out_dir), options, **QUIET)
+    assert sorted(os.listdir(out_dir)) == sorted(
+        ["metadata.json", "saved_model"] + [tflite.tflite_filename(f) for f in tflite.TFLITE_FORMATS])
+    assert all(row["passed"] for row in meta["parity"].values()), meta["parity"]
+    assert meta["parity"]["pose_int8.tflite"]["uv_tolerance_px"] == 0.5
+    int8 = meta["tflite_ops"]["int8"]
+    assert "CONV_2D" not in int8["float_ops"] and "ADD" not in int8["float_ops"]  # the backbone is int8
+    assert int8["float_ops"]["EXP"] == 1 and int8["float_ops"]["DIV"] == 1  # the softmax is float
+    assert int8["ops"]["QUANTIZE"] == 1  # float32 input quantised by the model's first op
+    assert meta["export_settings"]["calibration_samples_used"] == 32
+
+
+@pytest.mark.slow
+def test_real_data_export(tmp_path):
+    """Parity and calibration crops from (tiny) procedural data through the evaluation pipeline."""
+    from awh_tf.data.procedural import generate
+
+    generate(str(tmp_path / "data"), seed=0, rhd_train=6, rhd_eval=2, stb_frames=2, workers=1, progress=False)
+    config = tiny_config(data_dir=tmp_path / "data")
+    workdir = make_workdir(tmp_path / "run", config)
+    options = export_lib.ExportOptions(formats=("fp32", "int8"), parity_samples=5, calibration_samples=8)
+    meta = export_lib.export_run(workdir, str(tmp_path / "out"), options, **QUIET)
+    settings = meta["export_settings"]
+    assert settings["parity_samples_used"] == 4  # the 2 test sequences hold 2 frames each
+    assert settings["calibration_samples_used"] == 8  # 4 synthetic + 4 real training crops
+    assert all(row["passed"] for row in meta["parity"].values()), meta["parity"]
