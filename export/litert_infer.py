@@ -1,0 +1,230 @@
+"""Runs an exported AW Hourglass ``.tflite`` on one image: 21 hand keypoints, and 3D when given a camera.
+
+Standalone: numpy, OpenCV and ``ai_edge_litert`` only (no TensorFlow, nothing from this repository), so
+the file can ship to a device team as is. See ``export/README.md`` for the model's contract.
+
+Usage::
+
+    # a hand crop already S×S (S = the model's input size, e.g. 64):
+    python export/litert_infer.py --model export/out/demo/pose_int8.tflite --image crop.png
+    # a full image and a square box around the hand (centre u, v and side, image px):
+    python export/litert_infer.py --model pose_int8.tflite --image frame.png --box 320,240,180 \\
+        --intrinsics 607.9,607.9,314.8,236.4 --bone_mm 41 --json out.json --draw out.png
+
+Output: one line per keypoint (name, u, v in image px, z_rel; with ``--intrinsics`` and ``--bone_mm``
+also X, Y, Z in mm, camera frame). ``--json`` writes the same, ``--draw`` the image with the skeleton.
+
+Geometry (pixel centres at integer coordinates): the crop is the square of side L centred on c, mapped
+to S×S by ``p_crop = (S / L)·(p − c) + (S − 1)/2`` (the training pipeline's crop). The model returns
+``uv`` in crop px and ``z_rel = (Z_k − Z_palm) / s`` with s the palm → middle-MCP bone length. 3D: the
+palm depth in bone units from the quadratic of Iqbal et al. (with the factor 2 their published ``b``
+drops), then ``Z_k = (Z_root + z_rel_k)·s`` and ``(X, Y) = Z·K⁻¹(u, v, 1)``.
+
+Errors (unreadable image, a crop of the wrong size, a pose with no real root depth) are one line on
+stderr and exit status 2.
+"""
+
+import argparse
+import json
+import sys
+
+import cv2
+import numpy as np
+
+# Keypoint order of the model outputs (our order: RHD per hand, 0 = palm centre, each finger tip -> MCP).
+KEYPOINT_NAMES = (
+    "palm",
+    "thumb_tip", "thumb_ip", "thumb_mcp", "thumb_cmc",
+    "index_tip", "index_dip", "index_pip", "index_mcp",
+    "middle_tip", "middle_dip", "middle_pip", "middle_mcp",
+    "ring_tip", "ring_dip", "ring_pip", "ring_mcp",
+    "pinky_tip", "pinky_dip", "pinky_pip", "pinky_mcp",
+)
+ROOT, REF_BONE = 0, (0, 12)
+# (parent, child): palm -> each finger's base, then base -> ... -> tip.
+SKELETON_EDGES = tuple(e for f in range(5) for e in ((0, 4 * f + 4), (4 * f + 4, 4 * f + 3),
+                                                       (4 * f + 3, 4 * f + 2), (4 * f + 2, 4 * f + 1)))
+
+
+class ClientError(ValueError):
+    """Bad input to the client; the message is one line naming the file or argument."""
+
+
+def crop_affine(centre, side, size):
+    """``[3, 3]`` affine from image px to crop px: the square (``centre`` [2] px, ``side`` px) → size²."""
+    s = size / float(side)
+    return np.array([[s, 0.0, (size - 1) / 2.0 - s * centre[0]],
+                     [0.0, s, (size - 1) / 2.0 - s * centre[1]],
+                     [0.0, 0.0, 1.0]])
+
+
+def mirror_affine(size):
+    """Horizontal flip of a size² crop, ``u' = size − 1 − u`` (its own inverse)."""
+    return np.array([[-1.0, 0.0, size - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def read_rgb(path):
+    """``[H, W, 3]`` uint8 RGB; raises ClientError if the file cannot be decoded."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ClientError(f"{path}: cannot read an image from this file")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def make_crop(image, size, box=None, right_hand=False, path="image"):
+    """The model input and its affine: ``([1, size, size, 3] float32 in [0, 1], A [3, 3] image→crop)``.
+
+    Without ``box`` the image must already be the size² crop. ``right_hand`` mirrors the crop (the
+    network is trained on left hands); ``A`` includes the flip, so ``A⁻¹`` maps predictions back.
+    """
+    if box is None:
+        if image.shape[:2] != (size, size):
+            raise ClientError(f"{path}: image is {image.shape[1]}x{image.shape[0]} px but the model takes "
+                              f"{size}x{size} crops; pass a {size}x{size} crop or --box U,V,SIDE")
+        A = np.eye(3)
+    else:
+        u, v, side = box
+        if side <= 0:
+            raise ClientError(f"--box: side must be > 0, got {side}")
+        A = crop_affine((u, v), side, size)
+    if right_hand:
+        A = mirror_affine(size) @ A
+    crop = cv2.warpAffine(image, A[:2], (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return (crop.astype(np.float32) / 255.0)[None], A
+
+
+def solve_root_depth(uv, z_rel, K, bone_length=1.0):
+    """Palm depth in units of the reference bone from a 2.5D pose (Iqbal et al. 2018, corrected ``b``).
+
+    Args:
+      uv: ``[21, 2]`` px in the frame of ``K``.  z_rel: ``[21]`` bone units.  K: ``[3, 3]`` intrinsics.
+      bone_length: C, the bone's length in the units of ``z_rel`` (1).
+    Returns:
+      ``Z_root / s`` (float); raises ClientError when the quadratic has no real root.
+    """
+    rays = np.linalg.solve(K, np.concatenate([uv, np.ones((len(uv), 1))], axis=1).T).T  # [21, 3]
+    x, y, z = rays[:, 0] / rays[:, 2], rays[:, 1] / rays[:, 2], np.asarray(z_rel, np.float64)
+    n, m = REF_BONE
+    dx, dy = x[n] - x[m], y[n] - y[m]
+    px, py = x[n] * z[n] - x[m] * z[m], y[n] * z[n] - y[m] * z[m]
+    a = dx ** 2 + dy ** 2
+    b = 2.0 * (dx * px + dy * py)
+    c = px ** 2 + py ** 2 + (z[n] - z[m]) ** 2 - bone_length ** 2
+    disc = b ** 2 - 4.0 * a * c
+    if a <= 1e-18 or disc < 0:
+        raise ClientError("root depth: no real solution for this pose (palm and middle MCP on one ray, "
+                          "or z_rel inconsistent with the 2D pose)")
+    return float((-b + np.sqrt(disc)) / (2.0 * a))
+
+
+def recover_xyz(uv, z_rel, K, bone_mm):
+    """3D keypoints ``[21, 3]`` mm in the camera frame from image ``uv`` [21, 2] px, ``z_rel`` [21],
+    the image's intrinsics ``K`` [3, 3] and the palm → middle-MCP length ``bone_mm``."""
+    Z = (solve_root_depth(uv, z_rel, K) + np.asarray(z_rel, np.float64)) * bone_mm
+    rays = np.linalg.solve(K, np.concatenate([uv, np.ones((len(uv), 1))], axis=1).T).T
+    return np.concatenate([rays[:, :2] / rays[:, 2:] * Z[:, None], Z[:, None]], axis=1)
+
+
+class PoseModel:
+    """A ``.tflite`` pose model via its ``serving_default`` signature (``image`` → ``uv``, ``z_rel``)."""
+
+    def __init__(self, path, num_threads=2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            self.runner = interpreter.get_signature_runner("serving_default")
+        except (ValueError, RuntimeError) as e:
+            raise ClientError(f"{path}: not a loadable .tflite with a serving_default signature "
+                              f"({' '.join(str(e).split())[:200]})") from None
+        shape = self.runner.get_input_details()["image"]["shape"]
+        self.input_size = int(shape[1])
+
+    def __call__(self, crop):
+        """``crop`` ``[1, S, S, 3]`` float32 → ``(uv [21, 2] crop px, z_rel [21])``."""
+        out = self.runner(image=np.ascontiguousarray(crop, np.float32))
+        return out["uv"][0].astype(np.float64), out["z_rel"][0].astype(np.float64)
+
+
+def predict(model, image, box=None, right_hand=False, path="image"):
+    """Keypoints of the hand in ``image`` [H, W, 3] uint8 RGB: ``(uv [21, 2] image px, z_rel [21])``."""
+    crop, A = make_crop(image, model.input_size, box, right_hand, path)
+    uv_crop, z_rel = model(crop)
+    uv_h = np.concatenate([uv_crop, np.ones((len(uv_crop), 1))], axis=1) @ np.linalg.inv(A).T
+    return uv_h[:, :2], z_rel
+
+
+def draw(image, uv, path):
+    """Writes ``image`` with the skeleton over it to ``path``."""
+    canvas = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    pts = [(int(round(u)), int(round(v))) for u, v in uv]
+    for a, b in SKELETON_EDGES:
+        cv2.line(canvas, pts[a], pts[b], (0, 255, 0), 1, cv2.LINE_AA)
+    for p in pts:
+        cv2.circle(canvas, p, 2, (0, 0, 255), -1, cv2.LINE_AA)
+    if not cv2.imwrite(str(path), canvas):
+        raise ClientError(f"--draw {path}: cannot write an image there")
+
+
+def _floats(text, n, flag):
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != n:
+        raise ClientError(f"{flag}: expected {n} comma-separated numbers, got {text!r}")
+    return values
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help=".tflite file (any of the exported formats)")
+    p.add_argument("--image", required=True, help="an S×S hand crop, or a full image with --box")
+    p.add_argument("--box", help="U,V,SIDE: centre and side (image px) of the square around the hand")
+    p.add_argument("--hand", choices=("left", "right"), default="left", help="right hands are mirrored")
+    p.add_argument("--intrinsics", help="FX,FY,CX,CY of --image (px); with --bone_mm gives 3D")
+    p.add_argument("--bone_mm", type=float, help="palm → middle-MCP length of this hand, mm")
+    p.add_argument("--threads", type=int, default=2, help="LiteRT CPU threads")
+    p.add_argument("--json", help="write the keypoints to this JSON file")
+    p.add_argument("--draw", help="write the image with the skeleton to this file")
+    return p.parse_args(argv)
+
+
+def run(args):
+    """The CLI body: returns the result dict (also printed / written as asked)."""
+    box = _floats(args.box, 3, "--box") if args.box else None
+    if (args.intrinsics is None) != (args.bone_mm is None):
+        raise ClientError("--intrinsics and --bone_mm: give both for 3D, or neither")
+    image = read_rgb(args.image)
+    model = PoseModel(args.model, args.threads)
+    uv, z_rel = predict(model, image, box, args.hand == "right", args.image)
+    result = {"keypoints": list(KEYPOINT_NAMES), "uv_px": uv.tolist(), "z_rel": z_rel.tolist()}
+    if args.intrinsics:
+        fx, fy, cx, cy = _floats(args.intrinsics, 4, "--intrinsics")
+        K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+        result["xyz_mm"] = recover_xyz(uv, z_rel, K, args.bone_mm).tolist()
+    for i, name in enumerate(KEYPOINT_NAMES):
+        line = f"{i:2d} {name:<11} u {uv[i, 0]:8.2f} v {uv[i, 1]:8.2f} z_rel {z_rel[i]:+.3f}"
+        if "xyz_mm" in result:
+            line += " xyz_mm " + " ".join(f"{c:8.1f}" for c in result["xyz_mm"][i])
+        print(line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    if args.draw:
+        draw(image, uv, args.draw)
+    return result
+
+
+def main(argv=None):
+    try:
+        run(_parse(argv))
+    except (ClientError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
