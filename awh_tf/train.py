@@ -5,11 +5,14 @@
 Every config field is a flag (awh_tf/training/flags.py). Rerunning the same command resumes the run.
 """
 
+import os
 import sys
 
-from absl import app, logging
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: no C++ INFO/WARNING lines
 
-from awh_tf.training import flags as awh_flags
+from absl import app, logging  # noqa: E402
+
+from awh_tf.training import flags as awh_flags  # noqa: E402
 
 awh_flags.define_flags()
 
