@@ -1,0 +1,82 @@
+"""The training benchmark: FLOP counting, step timing, random batches and a 2-step smoke run on tiny data."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.evaluation.conftest import tiny_config
+from tools import benchmark_train as bt
+
+
+def _tiny(tmp_path_factory, **train_overrides):
+    """The tools' tiny run config with one stack and no critic: its step traces in seconds, not a minute."""
+    config = tiny_config(tmp_path_factory.getbasetemp() / "tiny_data", **train_overrides)
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, num_stacks=1))
+
+
+def test_graph_flops_counts_a_matmul_by_hand():
+    fn = tf.function(lambda a, b: tf.matmul(a, b))
+    graph = fn.get_concrete_function(tf.TensorSpec((2, 3)), tf.TensorSpec((3, 4))).graph
+    assert bt.graph_flops(graph) == 2 * 2 * 3 * 4  # one multiply and one add per (i, j, k)
+
+
+def test_time_steps_drops_warmup_and_feeds_every_index():
+    seen = []
+
+    def step(batch):
+        seen.append(int(batch))
+        return {"loss": tf.constant(1.0)}
+
+    out = bt.time_steps(step, lambda i: i * 10, steps=3, warmup=2)
+    assert seen == [0, 10, 20, 30, 40]
+    assert len(out["times"]) == 3 and all(t >= 0 for t in out["times"]) and out["cpu_s"] >= 0
+
+
+def test_random_batch_has_the_pipeline_shapes_and_ranges(tmp_path_factory):
+    config = _tiny(tmp_path_factory)
+    batch = bt.random_batch(config, 6, seed=3)
+    s, d = config.model.input_size, config.model.depth_reg_size
+    for name in ("source", "target"):
+        e = batch[name]
+        assert e["image"].shape == (3, s, s, 3) and e["image"].dtype == tf.float32
+        assert e["uv"].shape == (3, 21, 2) and e["z_rel"].shape == (3, 21)
+        assert e["visible"].dtype == tf.bool and bool(tf.reduce_all(e["visible"]))
+        assert e["depth_target"].shape == (3, d, d)
+        for key, hi in (("image", 1.0), ("uv", float(s)), ("depth_target", 1.0)):
+            v = e[key].numpy()
+            assert v.min() >= 0.0 and v.max() < hi
+    # Seeded and the two domains differ.
+    again = bt.random_batch(config, 6, seed=3)
+    np.testing.assert_array_equal(batch["source"]["image"].numpy(), again["source"]["image"].numpy())
+    assert not np.array_equal(batch["source"]["image"].numpy(), batch["target"]["image"].numpy())
+    with pytest.raises(ValueError, match="batch_size"):
+        bt.random_batch(config, 5)
+
+
+def test_two_step_run_on_tiny_data_reports_every_figure(tmp_path_factory):
+    config = _tiny(tmp_path_factory, da="none")
+    report = bt.run_benchmark([("tiny", config, bt.PIPELINE, 2)], warmup=0, matmul_n=64, log=lambda *_: None)
+    assert report["matmul_gflops_per_s"] == max(report["matmul_start"], report["matmul_end"]) > 0
+    r = report["results"]["tiny"]
+    for key in ("trace_s", "forward_gflops_per_image", "train_gflops_per_image", "step_s", "images_per_s",
+                "train_gflops_per_s", "cpu_s_per_image", "peak_rss_mb", "matmul_ratio", "cached_step_mean_s",
+                "pipeline_step_mean_s", "pipeline_images_per_s", "pipeline_ratio"):
+        assert r[key] > 0, key
+    assert r["batch_size"] == config.train.batch_size
+    # Backward costs about twice the forward: a per-step (not per-image) count would be 4x larger.
+    assert 2.0 < r["train_gflops_per_image"] / r["forward_gflops_per_image"] < 6.0
+    np.testing.assert_allclose(r["images_per_s"], r["batch_size"] / r["step_s"])
+    np.testing.assert_allclose(r["train_gflops_per_s"], r["train_gflops_per_image"] * r["images_per_s"])
+    lines = bt.format_report(report, {"tiny": config})
+    assert lines[0].startswith("matmul 64x64 fp32") and any("pipeline:" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_two_step_run_on_random_tensors_with_the_critic(tmp_path_factory):
+    config = _tiny(tmp_path_factory, da="awh")
+    r = bt.benchmark_config(config, bt.RANDOM, steps=2, warmup=0, log=lambda *_: None)
+    assert r["images_per_s"] > 0 and "pipeline_ratio" not in r
+    # The critic's updates (with the gradient penalty's double backward) add to the pose network's cost.
+    assert r["train_gflops_per_image"] > 2.0 * r["forward_gflops_per_image"]

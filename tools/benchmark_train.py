@@ -1,0 +1,308 @@
+"""Training-step performance: images/s, GFLOPs, GFLOP/s against this machine's matmul rate, RSS, input cost.
+
+Usage (from the repository root; ~5 minutes on 2 idle cores, most of it tracing the two step graphs)::
+
+    python tools/benchmark_train.py [--configs demo,paper] [--steps 20] [--paper_steps 5] \\
+        [--batch_size_paper 8] [--data_dir data/procedural]
+
+``demo`` is ``configs/demo.cfg`` (its procedural data in ``--data_dir``, generated there first if absent,
+about a minute), fed by the real input pipeline; ``paper`` is the model and objective of
+``configs/rhd_stb_awh.cfg`` (256×256 input, 2 stacks, 256 channels, da=awh, n_critic=2) at batch
+``--batch_size_paper``, fed by random tensors of the pipeline's shapes (no dataset needed). What is timed
+is the joint step of phase 2 (``n_critic`` critic updates, then one pose update: the costliest step),
+after one untimed tracing call and ``--warmup`` untimed steps; each step waits for its logs as the
+training loop does. The printed lines:
+
+* ``matmul``: fp32 GFLOP/s of one N×N @ N×N ``tf.matmul`` (2N³ FLOPs / median of repeats), measured at the
+  start and at the end of the run; the better of the two is the machine's rate (the conservative one
+  for the ratios below).
+* per configuration, ``forward``: GFLOPs of one pose-network inference per image (TF profiler, batch 1,
+  ``awh_tf.models.flops``); ``training``: GFLOPs per image of the whole joint step, counted by the same
+  profiler on the traced step graph (pose network forward and backward, depth regularizer, similarity
+  weighting, the critic updates with the gradient penalty's double backward, optimizer updates) divided by
+  the global batch. Ops without registered FLOP statistics (ReLU, exp, selects) count 0, so it is a
+  slight undercount; it comes out close to the usual 3× forward.
+* ``compute``: median step time on a batch already in memory, the images/s it gives, and training
+  GFLOPs/image × images/s = the achieved GFLOP/s and its ratio to the matmul rate (issue 5's target for
+  the paper size: ≥ 0.50). ``cpu`` is process CPU seconds per image over the timed steps.
+* ``pipeline`` (demo only): mean step time when each batch comes from the real input pipeline
+  (``train_lib._Streams``, a fresh iterator, ``--warmup`` steps dropped) over the mean step time on one
+  cached batch (target ≤ 1.15×). Means, not medians: a pipeline that stalls every few steps must count.
+* ``peak RSS``: ``ru_maxrss`` of this process right after that configuration's timed steps (the demo runs
+  first, so its figure is the demo's: model, optimizers, step graph, input pipeline and datasets).
+
+The machine is shared by whatever else runs: read the numbers of a busy machine as lower bounds.
+"""
+
+import copy
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from absl import app, flags  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow.python.profiler import model_analyzer, option_builder  # noqa: E402
+
+from awh_tf.data import pipeline  # noqa: E402
+from awh_tf.keypoints import NUM_KEYPOINTS  # noqa: E402
+from awh_tf.models.flops import count_flops  # noqa: E402
+from awh_tf.training import data_setup, train_lib  # noqa: E402
+from awh_tf.training.flags import config_from_flags, define_flags  # noqa: E402
+
+PIPELINE, RANDOM = "pipeline", "random"
+PIPELINE_TARGET = 1.15
+MATMUL_TARGET = 0.50
+
+
+# -- measurements --------------------------------------------------------------------------------------
+
+def matmul_gflops(n=2048, repeats=10, warmup=2):
+    """fp32 GFLOP/s of ``tf.matmul`` of two N×N matrices on this process's CPU threads: 2N³ / median s."""
+    a = tf.random.stateless_uniform((n, n), seed=(0, 0))
+    b = tf.random.stateless_uniform((n, n), seed=(0, 1))
+    times = []
+    for i in range(warmup + repeats):
+        t0 = time.perf_counter()
+        float(tf.matmul(a, b)[0, 0])  # reading one value waits for the product
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return 2.0 * n ** 3 / statistics.median(times) / 1e9
+
+
+def graph_flops(graph):
+    """Total float ops the TF profiler registers for ``graph`` (a traced step: forward, gradients and
+    optimizer updates alike; ops inside nested function calls are not visited)."""
+    options = option_builder.ProfileOptionBuilder(
+        option_builder.ProfileOptionBuilder.float_operation()).with_empty_output().build()
+    return int(model_analyzer.profile(graph, options=options).total_float_ops)
+
+
+def forward_gflops_per_image(pose_network, input_size):
+    """GFLOPs of one inference of ``pose_network`` on a ``[1, S, S, 3]`` image."""
+    spec = tf.TensorSpec((1, input_size, input_size, 3), tf.float32)
+    return count_flops(lambda x: pose_network(x, training=False), [spec]) / 1e9
+
+
+def peak_rss_mb():
+    """This process's peak resident set size so far, MB (Linux reports ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def random_batch(config, batch_size, seed=0):
+    """A joint-step batch of random tensors with the input pipeline's shapes and ranges.
+
+    Returns ``{"source": elem, "target": elem}``, each elem with B/2 = ``batch_size // 2`` samples:
+    ``image`` float32 [B/2, S, S, 3] in [0, 1], ``uv`` float32 [B/2, 21, 2] crop px in [0, S),
+    ``z_rel`` float32 [B/2, 21] (bone units, N(0, 1)), ``visible`` bool [B/2, 21] all True and
+    ``depth_target`` float32 [B/2, D, D] in [0, 1]; S = ``config.model.input_size``,
+    D = ``config.model.depth_reg_size``.
+    """
+    if batch_size < 2 or batch_size % 2:
+        raise ValueError(f"batch_size: must be even and >= 2 (half synthetic, half real), got {batch_size}")
+    half, s, d = batch_size // 2, config.model.input_size, config.model.depth_reg_size
+
+    def elem(stream):
+        seeds = [(seed, 10 * stream + i) for i in range(4)]
+        return {"image": tf.random.stateless_uniform((half, s, s, 3), seeds[0]),
+                "uv": tf.random.stateless_uniform((half, NUM_KEYPOINTS, 2), seeds[1], 0.0, float(s)),
+                "z_rel": tf.random.stateless_normal((half, NUM_KEYPOINTS), seeds[2]),
+                "visible": tf.ones((half, NUM_KEYPOINTS), tf.bool),
+                "depth_target": tf.random.stateless_uniform((half, d, d), seeds[3])}
+
+    return {"source": elem(0), "target": elem(1)}
+
+
+def time_steps(step_fn, next_batch, steps, warmup=0):
+    """Runs ``step_fn(next_batch(i))`` for ``warmup + steps`` steps, each waiting for its logs.
+
+    Returns dict: ``times`` [steps] wall seconds per timed step (fetching the batch included) and
+    ``cpu_s``, the process CPU seconds over the timed steps.
+    """
+    for i in range(warmup):
+        _wait(step_fn(next_batch(i)))
+    times, cpu0 = [], time.process_time()
+    for i in range(warmup, warmup + steps):
+        t0 = time.perf_counter()
+        _wait(step_fn(next_batch(i)))
+        times.append(time.perf_counter() - t0)
+    return {"times": times, "cpu_s": time.process_time() - cpu0}
+
+
+def _wait(logs):
+    return {k: v.numpy() for k, v in logs.items()}
+
+
+# -- one configuration ---------------------------------------------------------------------------------
+
+def benchmark_config(config, source, steps, warmup=2, log=print):
+    """Times the joint training step of ``config`` and counts its FLOPs.
+
+    Args:
+      config: a :class:`~awh_tf.training.config.Config`; its ``train.batch_size`` is the timed batch.
+      source: ``"pipeline"`` (the real input pipeline on ``config.data``, plus the same step on one
+        cached batch of it) or ``"random"`` (:func:`random_batch`, no data read).
+      steps, warmup: timed and untimed steps after the tracing call (per feed).
+    Returns:
+      dict with ``batch_size``, ``trace_s``, ``forward_gflops_per_image``, ``train_gflops_per_image``,
+      ``step_s`` (median, in-memory batch), ``images_per_s``, ``train_gflops_per_s``,
+      ``cpu_s_per_image``, ``peak_rss_mb``; with ``"pipeline"`` also ``cached_step_mean_s``,
+      ``pipeline_step_mean_s``, ``pipeline_images_per_s`` and ``pipeline_ratio`` (mean over mean).
+    """
+    if source not in (PIPELINE, RANDOM):
+        raise ValueError(f"source: expected {PIPELINE!r} or {RANDOM!r}, got {source!r}")
+    strategy = train_lib.get_strategy("default")
+    batch_size = config.train.batch_size
+    step0 = config.train.pretrain_steps  # the first joint step
+    if source == PIPELINE:
+        data_setup.ensure_procedural_data(config.data, log=log)
+        synthetic, real_train, _ = data_setup.open_domains(config.data)
+        bad_log = pipeline.BadSampleLog()
+        with pipeline.surface_data_errors(bad_log):
+            batch = train_lib._Streams(config, synthetic, real_train, bad_log, strategy).next(step0)
+        # The first stream (and its prefetching threads) is dropped here, so none runs beside the cached steps.
+    else:
+        batch = random_batch(config, batch_size, seed=config.train.seed)
+    with strategy.scope():
+        trainer = train_lib.build_trainer(config)
+    _, joint_fn = train_lib.make_step_functions(trainer, strategy)
+    log(f"{config.name}: tracing the joint step (batch {batch_size}) ...")
+    t0 = time.perf_counter()
+    _wait(joint_fn(batch))
+    result = {"batch_size": batch_size, "trace_s": time.perf_counter() - t0}
+    result["train_gflops_per_image"] = (
+        graph_flops(joint_fn.get_concrete_function(batch).graph) / batch_size / 1e9)
+    result["forward_gflops_per_image"] = forward_gflops_per_image(trainer.pose_network,
+                                                                  config.model.input_size)
+    cached = time_steps(joint_fn, lambda i: batch, steps, warmup)
+    step_s = statistics.median(cached["times"])
+    result.update(step_s=step_s, images_per_s=batch_size / step_s,
+                  train_gflops_per_s=result["train_gflops_per_image"] * batch_size / step_s,
+                  cpu_s_per_image=cached["cpu_s"] / (steps * batch_size))
+    if source == PIPELINE:
+        result.update(_pipeline_timing(config, synthetic, real_train, joint_fn, cached, step0 + 1, steps,
+                                       warmup, strategy))
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, steps, warmup, strategy):
+    """The same step fed by a fresh real input stream from joint step ``start`` on; compared by means."""
+    bad_log = pipeline.BadSampleLog()
+    streams = train_lib._Streams(config, synthetic, real_train, bad_log, strategy)
+    with pipeline.surface_data_errors(bad_log):
+        real = time_steps(joint_fn, lambda i: streams.next(start + i), steps, warmup)
+    cached_mean, real_mean = statistics.fmean(cached["times"]), statistics.fmean(real["times"])
+    return {"cached_step_mean_s": cached_mean, "pipeline_step_mean_s": real_mean,
+            "pipeline_images_per_s": config.train.batch_size / real_mean,
+            "pipeline_ratio": real_mean / cached_mean}
+
+
+# -- the whole run -------------------------------------------------------------------------------------
+
+def run_benchmark(cases, warmup=2, matmul_n=2048, log=print):
+    """Measures the matmul rate, then each case, then the matmul rate again.
+
+    Args:
+      cases: list of ``(name, config, source, steps)``; ``source`` as in :func:`benchmark_config`.
+    Returns:
+      dict: ``matmul_n``, ``matmul_gflops_per_s`` (the better of ``matmul_start`` / ``matmul_end``) and
+      ``results`` = {name: :func:`benchmark_config` dict plus ``matmul_ratio`` = achieved training
+      GFLOP/s / matmul GFLOP/s}.
+    """
+    start = matmul_gflops(matmul_n)
+    results = {name: benchmark_config(config, source, steps, warmup, log)
+               for name, config, source, steps in cases}
+    end = matmul_gflops(matmul_n)
+    rate = max(start, end)
+    for r in results.values():
+        r["matmul_ratio"] = r["train_gflops_per_s"] / rate
+    return {"matmul_n": matmul_n, "matmul_start": start, "matmul_end": end, "matmul_gflops_per_s": rate,
+            "results": results}
+
+
+def format_report(report, configs):
+    """The printed lines of a :func:`run_benchmark` report; ``configs`` = {name: Config}."""
+    n = report["matmul_n"]
+    lines = [f"matmul {n}x{n} fp32: {report['matmul_gflops_per_s']:.1f} GFLOP/s (start "
+             f"{report['matmul_start']:.1f}, end {report['matmul_end']:.1f}); {os.cpu_count()} CPU cores, "
+             f"TF {tf.__version__}"]
+    for name, r in report["results"].items():
+        m, t = configs[name].model, configs[name].train
+        lines.append(f"{name}: batch {r['batch_size']}, S={m.input_size}, {m.num_stacks} stacks x "
+                     f"{m.channels} ch, da={t.da}, n_critic={t.n_critic}; traced in {r['trace_s']:.0f} s")
+        lines.append(f"  forward {r['forward_gflops_per_image']:.3f} GFLOPs/image; training "
+                     f"{r['train_gflops_per_image']:.3f} GFLOPs/image (profiled step graph, "
+                     f"{r['train_gflops_per_image'] / r['forward_gflops_per_image']:.2f}x forward)")
+        met = "met" if r["matmul_ratio"] >= MATMUL_TARGET else "not met"
+        lines.append(f"  compute: {r['step_s']:.3f} s/step median = {r['images_per_s']:.1f} images/s = "
+                     f"{r['train_gflops_per_s']:.1f} GFLOP/s = {r['matmul_ratio']:.2f} of matmul "
+                     f"(target >= {MATMUL_TARGET:.2f}: {met}); cpu {r['cpu_s_per_image'] * 1e3:.1f} ms/image")
+        if "pipeline_ratio" in r:
+            met = "met" if r["pipeline_ratio"] <= PIPELINE_TARGET else "not met"
+            lines.append(f"  pipeline: {r['pipeline_step_mean_s']:.3f} s/step mean with the real input "
+                         f"pipeline ({r['pipeline_images_per_s']:.1f} images/s) vs {r['cached_step_mean_s']:.3f} "
+                         f"cached: {r['pipeline_ratio']:.2f}x (target <= {PIPELINE_TARGET:.2f}: {met})")
+        lines.append(f"  peak RSS after {name}: {r['peak_rss_mb']:.0f} MB")
+    return lines
+
+
+# -- CLI -----------------------------------------------------------------------------------------------
+
+FLAGS = flags.FLAGS
+
+
+def define_cli_flags():
+    """The tool's flags plus the config flags (to parse the flag files; of those it reads only --data_dir).
+    Defined when run as a script only, so importing the module defines nothing."""
+    flags.DEFINE_list("configs", ["demo", "paper"], "Configurations to time, in this order: demo, paper.")
+    flags.DEFINE_integer("steps", 20, "Timed steps of the demo (per feed: cached and real pipeline).")
+    flags.DEFINE_integer("paper_steps", 5, "Timed steps of the paper size (each takes seconds here).")
+    flags.DEFINE_integer("warmup", 2, "Untimed steps after the tracing call (per feed).")
+    flags.DEFINE_integer("batch_size_paper", 8, "Global batch of the paper size (half synthetic, half real).")
+    flags.DEFINE_integer("matmul_size", 2048, "N of the N x N fp32 matmul that measures the machine.")
+    flags.DEFINE_string("demo_flagfile", "configs/demo.cfg", "Flag file of the demo configuration.")
+    flags.DEFINE_string("paper_flagfile", "configs/rhd_stb_awh.cfg", "Flag file of the paper-size model.")
+    define_flags()
+
+
+def config_from_flagfile(path, *overrides):
+    """A Config from a flag file plus ``--name=value`` overrides, on a copy of the flags at their defaults."""
+    if not os.path.isfile(path):
+        raise SystemExit(f"{path}: no such flag file (run from the repository root)")
+    values = copy.deepcopy(FLAGS)
+    values.unparse_flags()
+    values([sys.argv[0], f"--flagfile={path}", *overrides])
+    return config_from_flags(values)
+
+
+def main(argv):
+    del argv
+    tf.get_logger().setLevel("ERROR")  # the profiler's deprecation notices
+    known = {"demo", "paper"}
+    unknown = set(FLAGS.configs) - known
+    if unknown:
+        raise SystemExit(f"--configs: unknown {sorted(unknown)}; expected some of {sorted(known)}")
+    configs, cases = {}, []
+    for name in FLAGS.configs:
+        if name == "demo":
+            configs[name] = config_from_flagfile(FLAGS.demo_flagfile, f"--data_dir={FLAGS.data_dir}")
+            cases.append((name, configs[name], PIPELINE, FLAGS.steps))
+        else:
+            configs[name] = config_from_flagfile(FLAGS.paper_flagfile, "--name=paper",
+                                                 f"--batch_size={FLAGS.batch_size_paper}")
+            cases.append((name, configs[name], RANDOM, FLAGS.paper_steps))
+    report = run_benchmark(cases, warmup=FLAGS.warmup, matmul_n=FLAGS.matmul_size,
+                           log=lambda msg: print(msg, flush=True))
+    print("\n".join(format_report(report, configs)))
+
+
+if __name__ == "__main__":
+    define_cli_flags()
+    app.run(main)
