@@ -181,8 +181,11 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
     unknown = sorted(set(only) - {e.slug for e in SUITES[suite]})
     if unknown or not experiments:
         raise ValueError(f"--only: unknown {unknown}; {suite} has {[e.slug for e in SUITES[suite]]}")
+    cleanup = lambda: None  # noqa: E731
     if train_fn is None:
         from awh_tf.training.train_lib import train_and_evaluate as train_fn
+
+        cleanup = _release_memory  # the Keras graphs of a finished run are garbage for the next one
     suite_dir = os.path.join(out_dir, suite)
     runs = [(e, s) for e in experiments for s in seeds]
     failures, t_start = [], time.time()
@@ -203,7 +206,7 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
             log(f"{head}  FAILED: {str(e).splitlines()[0] if str(e) else type(e).__name__} "
                 f"(details in {os.path.join(workdir, 'run.log')})")
         finally:
-            _release_memory()
+            cleanup()
     elapsed = time.time() - t_start
     command = command or " ".join(["python", "tools/run_experiments.py"] + sys.argv[1:])
     # The report covers the suite's folder: the configurations run now and any finished earlier.

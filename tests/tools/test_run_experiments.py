@@ -1,0 +1,165 @@
+"""The ablation suite runner: configs from a base flag file, resumability, the report's numbers."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tools import run_experiments as rx
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _base(tmp_path, text="--da=awh\n--input_size=32\n--channels=8\n--num_stacks=2\n--hourglass_depth=1\n"):
+    path = tmp_path / "base.cfg"
+    path.write_text(text)
+    return str(path)
+
+
+def _exp(suite, slug):
+    return next(e for e in rx.SUITES[suite] if e.slug == slug)
+
+
+def test_suites_encode_the_papers_configurations():
+    t2 = {e.label: e for e in rx.SUITES["table2"]}
+    assert list(t2) == ["wo/AWH+w/FSS", "wo/AWH+wo/FSS", "w/WH+wo/FSS", "w/AWH+wo/FSS", "source only",
+                        "oracle"]
+    assert t2["w/AWH+wo/FSS"].paper == (12.8, 0.589)
+    assert {e.role for e in rx.SUITES["table2"]} == {None, "source_only", "oracle"}
+    assert len(rx.SUITES["table1"]) == 8 and rx.SUITES["table1"][-1].label == "wo/IL"
+    assert len({e.slug for e in rx.SUITES["table1"]}) == 8
+
+
+def test_build_config_applies_base_extras_suite_and_steps(tmp_path):
+    base = _base(tmp_path)
+    # The suite's own flags win over extras given after "--" (here --da and --oracle).
+    config = rx.build_config(base, _exp("table2", "wo_awh_w_fss"), seed=3, name="x",
+                             extra=["--da=awh", "--oracle", "--batch_size=8"], steps=5)
+    assert config.name == "x"
+    assert config.model.input_size == config.pipeline.input_size == 32 and config.model.channels == 8
+    assert config.train.da == "none" and not config.train.oracle and not config.pipeline.real_has_3d
+    assert config.train.intermediate_losses == ("R2D", "R3D", "S2D")
+    assert config.model.intermediate == "heatmap"
+    assert config.train.batch_size == 8
+    assert config.train.seed == config.pipeline.seed == 3
+    assert (config.train.pretrain_steps, config.train.train_steps, config.train.warmup_steps) == (2, 3, 0)
+    oracle = rx.build_config(base, _exp("table2", "oracle"), 0, "o")
+    assert oracle.train.oracle and oracle.pipeline.real_has_3d and oracle.train.da == "none"
+    assert oracle.train.total_steps == 2000  # the dataclass defaults: no --steps
+    wh = rx.build_config(base, _exp("table2", "w_wh_wo_fss"), 0, "w")
+    assert wh.train.da == "wdgrl" and wh.train.intermediate_losses == () and not wh.train.source_only
+    fssc = rx.build_config(base, _exp("fig5a", "w_fssc"), 0, "c")
+    assert fssc.model.intermediate == "conv"
+
+
+def test_build_config_refuses_first_stack_losses_on_one_stack(tmp_path):
+    base = _base(tmp_path, "--num_stacks=1\n--input_size=32\n")
+    with pytest.raises(ValueError, match="num_stacks >= 2"):
+        rx.build_config(base, _exp("table1", "r2d"), 0, "x")
+    with pytest.raises(ValueError, match="not found"):
+        rx.build_config(str(tmp_path / "missing.cfg"), _exp("table1", "r2d"), 0, "x")
+
+
+EPE = {"wo_awh_w_fss": (30.0, 32.0), "wo_awh_wo_fss": (28.0, 30.0), "w_wh_wo_fss": (27.0, 29.0),
+       "w_awh_wo_fss": (25.0, 26.0), "source_only": (40.0, 42.0), "oracle": (20.0, 22.0)}
+
+
+class FakeTrainer:
+    """Writes an eval.json with a set EPE per (slug, seed) instead of training; counts its calls."""
+
+    def __init__(self, fail=()):
+        self.calls, self.fail = [], set(fail)
+
+    def __call__(self, config, workdir, log, progress):
+        slug, seed = config.name.rsplit("_seed", 1)
+        self.calls.append((slug, int(seed)))
+        if slug in self.fail:
+            raise RuntimeError(f"{slug} broke")
+        config.save(os.path.join(workdir, "config.json"))
+        epe = EPE[slug][int(seed)]
+        t = np.linspace(0, 50, 20)
+        result = {"epe_mean_mm": epe, "auc_0_30": 1 - epe / 100, "auc_20_50": 0.5, "auc_0_50": 0.4,
+                  "epe2d_mean_px": epe / 10, "root_free": {"epe_mean_mm": epe + 1},
+                  "pck_thresholds_mm": t.tolist(), "pck_curve": np.clip(t / epe / 2, 0, 1).tolist()}
+        with open(os.path.join(workdir, "eval.json"), "w") as f:
+            json.dump(result, f)
+        log("trained")
+        return result
+
+
+def test_run_suite_reports_mean_spread_and_gap_closed_and_resumes(tmp_path):
+    base, out = _base(tmp_path), str(tmp_path / "exp")
+    fake, lines = FakeTrainer(), []
+    failures = rx.run_suite("table2", base, [0, 1], out, steps=4, train_fn=fake, command="cmd",
+                            log=lines.append)
+    assert failures == [] and len(fake.calls) == 12
+    assert len(lines) == 13 and "EPE  25.00 mm" in lines[6]  # one line per run + the report line
+    md = open(os.path.join(out, "table2", "results.md")).read()
+    row = next(line for line in md.splitlines() if line.startswith("| w/AWH+wo/FSS"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # EPE 25, 26: mean 25.5, sample std 0.71; AUC 0.75, 0.74; 2D 2.5, 2.6; root-free 26, 27.
+    assert cells[1:6] == ["2", "25.50 ± 0.71", "0.745 ± 0.007", "0.500 ± 0.000", "2.55 ± 0.07"]
+    assert cells[6] == "26.50 ± 0.71"
+    # Gap closed per seed: (40-25)/(40-20) = 0.75 and (42-26)/(42-22) = 0.8 -> 0.775 ± 0.035.
+    assert cells[7] == "0.78 ± 0.04" and cells[8] == "12.8 / 0.589"
+    src = next(line for line in md.splitlines() if line.startswith("| source only"))
+    assert "| 0.00 ± 0.00 |" in src
+    assert os.path.getsize(os.path.join(out, "table2", "pck.png")) > 0
+    summary = json.load(open(os.path.join(out, "table2", "results.json")))
+    gap = next(r for r in summary["rows"] if r["slug"] == "w_awh_wo_fss")["gap_closed"]
+    np.testing.assert_allclose(gap, [0.775, np.std([0.75, 0.8], ddof=1)])
+
+    # Rerunning trains nothing; a different schedule in the same folder is refused, not mixed.
+    lines.clear()
+    assert rx.run_suite("table2", base, [0, 1], out, steps=4, train_fn=fake, command="cmd",
+                        log=lines.append) == []
+    assert len(fake.calls) == 12 and all("done earlier" in line for line in lines[:-1])
+    failures = rx.run_suite("table2", base, [0], out, steps=6, train_fn=fake, only=("oracle",),
+                            log=lines.append)
+    assert len(failures) == 1 and "other settings" in failures[0]
+
+
+def test_run_suite_continues_after_a_failed_run(tmp_path):
+    fake, lines = FakeTrainer(fail={"w_wh_wo_fss"}), []
+    failures = rx.run_suite("table2", _base(tmp_path), [0], str(tmp_path / "e"), steps=2, train_fn=fake,
+                            only=("w_wh_wo_fss", "w_awh_wo_fss"), log=lines.append)
+    assert failures == ["w_wh_wo_fss seed 0: w_wh_wo_fss broke"]
+    assert "FAILED: w_wh_wo_fss broke" in lines[0] and "EPE" in lines[1]
+    log = open(tmp_path / "e" / "table2" / "w_wh_wo_fss" / "seed0" / "run.log").read()
+    assert "Traceback" in log
+    md = open(tmp_path / "e" / "table2" / "results.md").read()
+    assert "| w/WH+wo/FSS | 0 | — |" in md
+
+
+def test_run_suite_rejects_unknown_names(tmp_path):
+    with pytest.raises(ValueError, match="--suite"):
+        rx.run_suite("table9", _base(tmp_path), [0], str(tmp_path))
+    with pytest.raises(ValueError, match="--only"):
+        rx.run_suite("table1", _base(tmp_path), [0], str(tmp_path), only=("nope",))
+
+
+@pytest.mark.slow
+def test_tiny_suite_end_to_end_and_resume(tmp_path):
+    """The real command on a tiny network: 3 configurations x 2 seeds x 2 steps, then a resumed rerun."""
+    from tests.evaluation.conftest import tiny_config
+
+    cfg = tiny_config(tmp_path / "data")
+    lines = [f"--data_dir={cfg.data.data_dir}", "--gen_rhd_train=16", "--gen_rhd_eval=8",
+             "--gen_stb_frames=4",
+             "--input_size=32", "--min_crop_size=16", "--channels=8", "--hourglass_depth=1",
+             "--depth_reg_size=8", "--depth_reg_units=16", "--depth_reg_filters=8", "--critic_filters=8",
+             "--critic_units=8", "--batch_size=4", "--n_critic=1"]
+    base = _base(tmp_path, "\n".join(lines) + "\n")
+    cmd = [sys.executable, "tools/run_experiments.py", "--suite", "table2", "--steps", "2", "--seeds", "0,1",
+           "--only", "source_only,oracle,w_awh_wo_fss", "--base", base, "--out_dir", str(tmp_path / "exp")]
+    first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-2000:]
+    progress = [line for line in first.stdout.splitlines() if line.startswith("[")]
+    assert len(progress) == 6 and all("EPE" in line and line.endswith(" s") for line in progress)
+    md = open(tmp_path / "exp" / "table2" / "results.md").read()
+    assert "| w/AWH+wo/FSS | 2 |" in md and "domain gap closed" in md
+    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and again.stdout.count("done earlier") == 6
