@@ -1,4 +1,4 @@
-"""Writes a procedural two-domain dataset in the RHD and STB formats, in parallel, resumably detectable.
+"""Writes a procedural two-domain dataset in the RHD and STB formats, in parallel, with a completion manifest.
 
 ``generate(out_dir)`` renders every frame in worker processes (each writes its own PNGs and returns
 its labels), then writes the annotation files and, last, ``<out>/procedural_manifest.json`` with the
@@ -30,7 +30,8 @@ from awh_tf.data.procedural import domains, frames, writers
 
 MANIFEST = "procedural_manifest.json"
 GENERATOR_VERSION = 1
-# The demo defaults: about a minute on 2 CPU cores (README, tools/benchmark_generator.py).
+# The demo defaults: 5700 frames, about 100 CPU-seconds, so under a minute on 2 idle CPU cores
+# (tools/benchmark_generator.py measures it).
 DEMO_RHD_TRAIN = 3000
 DEMO_RHD_EVAL = 300
 DEMO_STB_FRAMES = 200  # per sequence, 12 sequences
@@ -190,6 +191,9 @@ def generate(out_dir, seed=0, rhd_train=DEMO_RHD_TRAIN, rhd_eval=DEMO_RHD_EVAL, 
       The manifest dict (``complete`` True).
     Raises:
       FileExistsError: ``out_dir`` holds dataset folders without a manifest (not ours).
+
+    With ``workers > 1`` the workers are spawned processes: a script calling this must do so under
+    ``if __name__ == "__main__":``, as for any `multiprocessing` program.
     """
     out_dir = os.fspath(out_dir)
     config = _config(seed, rhd_train, rhd_eval, stb_frames)
