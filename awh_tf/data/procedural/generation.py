@@ -92,7 +92,8 @@ def _prepare(out_dir: str, config: dict) -> None:
 
 def _tasks(config: dict):
     """(domain, part, index) for every frame; STB first, as its frames cost more (better balance)."""
-    stb = [(frames.STB_DOMAIN, s, i) for s in range(len(writers.STB_SEQUENCES)) for i in range(config["stb_frames"])]
+    stb = [(frames.STB_DOMAIN, s, i)
+           for s in range(len(writers.STB_SEQUENCES)) for i in range(config["stb_frames"])]
     rhd = [(frames.RHD_DOMAIN, 0, i) for i in range(config["rhd_train"])]
     rhd += [(frames.RHD_DOMAIN, 1, i) for i in range(config["rhd_eval"])]
     return stb + rhd
