@@ -1,6 +1,7 @@
 """Training-step performance: images/s, GFLOPs, GFLOP/s against this machine's matmul rate, RSS, input cost.
 
-Usage (from the repository root; ~5 minutes on 2 idle cores, most of it tracing the two step graphs)::
+Usage (from the repository root; 10 minutes on this 2-core machine while busy, the demo data generation
+included; most of the rest is tracing the two step graphs)::
 
     python tools/benchmark_train.py [--configs demo,paper] [--steps 20] [--paper_steps 5] \\
         [--batch_size_paper 8] [--data_dir data/procedural]
@@ -28,6 +29,9 @@ training loop does. The printed lines:
 * ``pipeline`` (demo only): mean step time when each batch comes from the real input pipeline
   (``train_lib._Streams``, a fresh iterator, ``--warmup`` steps dropped) over the mean step time on one
   cached batch (target ≤ 1.15×). Means, not medians: a pipeline that stalls every few steps must count.
+  Its ``cpu`` (step and pipeline threads together) minus the compute line's is the pipeline's CPU cost
+  per image; CPU per image is less affected than the times by other processes loading the machine, and
+  ``cores / cpu per image`` estimates what the two together can reach on idle cores.
 * ``peak RSS``: ``ru_maxrss`` of this process right after that configuration's timed steps (the demo runs
   first, so its figure is the demo's: model, optimizers, step graph, input pipeline and datasets).
 
@@ -153,7 +157,8 @@ def benchmark_config(config, source, steps, warmup=2, log=print):
       dict with ``batch_size``, ``trace_s``, ``forward_gflops_per_image``, ``train_gflops_per_image``,
       ``step_s`` (median, in-memory batch), ``images_per_s``, ``train_gflops_per_s``,
       ``cpu_s_per_image``, ``peak_rss_mb``; with ``"pipeline"`` also ``cached_step_mean_s``,
-      ``pipeline_step_mean_s``, ``pipeline_images_per_s`` and ``pipeline_ratio`` (mean over mean).
+      ``pipeline_step_mean_s``, ``pipeline_images_per_s``, ``pipeline_ratio`` (mean over mean) and
+      ``pipeline_cpu_s_per_image`` (the step's and the input pipeline's threads together).
     """
     if source not in (PIPELINE, RANDOM):
         raise ValueError(f"source: expected {PIPELINE!r} or {RANDOM!r}, got {source!r}")
@@ -201,7 +206,8 @@ def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, ste
     cached_mean, real_mean = statistics.fmean(cached["times"]), statistics.fmean(real["times"])
     return {"cached_step_mean_s": cached_mean, "pipeline_step_mean_s": real_mean,
             "pipeline_images_per_s": config.train.batch_size / real_mean,
-            "pipeline_ratio": real_mean / cached_mean}
+            "pipeline_ratio": real_mean / cached_mean,
+            "pipeline_cpu_s_per_image": real["cpu_s"] / (steps * config.train.batch_size)}
 
 
 # -- the whole run -------------------------------------------------------------------------------------
@@ -248,7 +254,8 @@ def format_report(report, configs):
             met = "met" if r["pipeline_ratio"] <= PIPELINE_TARGET else "not met"
             lines.append(f"  pipeline: {r['pipeline_step_mean_s']:.3f} s/step mean with the real input "
                          f"pipeline ({r['pipeline_images_per_s']:.1f} images/s) vs {r['cached_step_mean_s']:.3f} "
-                         f"cached: {r['pipeline_ratio']:.2f}x (target <= {PIPELINE_TARGET:.2f}: {met})")
+                         f"cached: {r['pipeline_ratio']:.2f}x (target <= {PIPELINE_TARGET:.2f}: {met}); cpu "
+                         f"{r['pipeline_cpu_s_per_image'] * 1e3:.1f} ms/image")
         lines.append(f"  peak RSS after {name}: {r['peak_rss_mb']:.0f} MB")
     return lines
 

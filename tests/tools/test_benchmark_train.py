@@ -62,7 +62,8 @@ def test_two_step_run_on_tiny_data_reports_every_figure(tmp_path_factory):
     r = report["results"]["tiny"]
     for key in ("trace_s", "forward_gflops_per_image", "train_gflops_per_image", "step_s", "images_per_s",
                 "train_gflops_per_s", "cpu_s_per_image", "peak_rss_mb", "matmul_ratio", "cached_step_mean_s",
-                "pipeline_step_mean_s", "pipeline_images_per_s", "pipeline_ratio"):
+                "pipeline_step_mean_s", "pipeline_images_per_s", "pipeline_ratio",
+                "pipeline_cpu_s_per_image"):
         assert r[key] > 0, key
     assert r["batch_size"] == config.train.batch_size
     # Backward costs about twice the forward: a per-step (not per-image) count would be 4x larger.
