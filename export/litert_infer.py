@@ -18,10 +18,12 @@ Geometry (pixel centres at integer coordinates): the crop is the square of side 
 to S×S by ``p_crop = (S / L)·(p − c) + (S − 1)/2`` (the training pipeline's crop). The model returns
 ``uv`` in crop px and ``z_rel = (Z_k − Z_palm) / s`` with s the palm → middle-MCP bone length. 3D: the
 palm depth in bone units from the quadratic of Iqbal et al. (with the factor 2 their published ``b``
-drops), then ``Z_k = (Z_root + z_rel_k)·s`` and ``(X, Y) = Z·K⁻¹(u, v, 1)``.
+drops), then ``Z_k = (Z_root + z_rel_k)·s`` and ``(X, Y) = Z·K⁻¹(u, v, 1)``. When a poor prediction
+leaves the quadratic without a real root, the depth where the bone's length is closest to ``--bone_mm``
+is used and a warning is printed (``root_depth_exact: false`` in the JSON).
 
-Errors (unreadable image, a crop of the wrong size, a pose with no real root depth) are one line on
-stderr and exit status 2.
+Errors (unreadable image or model, a crop of the wrong size, bad arguments) are one line on stderr and
+exit status 2.
 """
 
 import argparse
@@ -94,14 +96,24 @@ def make_crop(image, size, box=None, right_hand=False, path="image"):
     return (crop.astype(np.float32) / 255.0)[None], A
 
 
-def solve_root_depth(uv, z_rel, K, bone_length=1.0):
+def solve_root_depth(uv, z_rel, K, bone_length=1.0, closest_if_no_root=False):
     """Palm depth in units of the reference bone from a 2.5D pose (Iqbal et al. 2018, corrected ``b``).
+
+    With ``x, y`` the rays ``K⁻¹ (u, v, 1)`` at unit depth and ``z`` the normalised relative depths of
+    the bone's ends n = 0 (palm), m = 12 (middle MCP), the palm depth ``Z`` solves ``a Z² + b Z + c = 0``:
+    ``a = (x_n−x_m)² + (y_n−y_m)²``, ``b = 2[(x_n−x_m)(x_n z_n − x_m z_m) + (y_n−y_m)(y_n z_n − y_m z_m)]``,
+    ``c = (x_n z_n − x_m z_m)² + (y_n z_n − y_m z_m)² + (z_n − z_m)² − C²``; ``Z = (−b + √(b² − 4ac)) / 2a``.
 
     Args:
       uv: ``[21, 2]`` px in the frame of ``K``.  z_rel: ``[21]`` bone units.  K: ``[3, 3]`` intrinsics.
       bone_length: C, the bone's length in the units of ``z_rel`` (1).
+      closest_if_no_root: when ``b² < 4ac`` (a prediction whose z_rel is inconsistent with its 2D pose:
+        no depth makes the bone C long), return ``−b / 2a``, the depth where its length is closest to C,
+        instead of raising.
     Returns:
-      ``Z_root / s`` (float); raises ClientError when the quadratic has no real root.
+      ``(Z_root / s, exact)``: the palm depth in bone units and whether the quadratic had a real root.
+    Raises:
+      ClientError: ``a = 0`` (both bone ends on one ray), or no real root and not ``closest_if_no_root``.
     """
     rays = np.linalg.solve(K, np.concatenate([uv, np.ones((len(uv), 1))], axis=1).T).T  # [21, 3]
     x, y, z = rays[:, 0] / rays[:, 2], rays[:, 1] / rays[:, 2], np.asarray(z_rel, np.float64)
@@ -112,18 +124,21 @@ def solve_root_depth(uv, z_rel, K, bone_length=1.0):
     b = 2.0 * (dx * px + dy * py)
     c = px ** 2 + py ** 2 + (z[n] - z[m]) ** 2 - bone_length ** 2
     disc = b ** 2 - 4.0 * a * c
-    if a <= 1e-18 or disc < 0:
-        raise ClientError("root depth: no real solution for this pose (palm and middle MCP on one ray, "
-                          "or z_rel inconsistent with the 2D pose)")
-    return float((-b + np.sqrt(disc)) / (2.0 * a))
+    if a <= 1e-18:
+        raise ClientError("root depth: palm and middle MCP project to one point; the depth is undefined")
+    if disc < 0 and not closest_if_no_root:
+        raise ClientError("root depth: no real solution (the predicted z_rel is inconsistent with the 2D "
+                          "pose for this bone length)")
+    return float((-b + np.sqrt(max(disc, 0.0))) / (2.0 * a)), bool(disc >= 0)
 
 
-def recover_xyz(uv, z_rel, K, bone_mm):
-    """3D keypoints ``[21, 3]`` mm in the camera frame from image ``uv`` [21, 2] px, ``z_rel`` [21],
-    the image's intrinsics ``K`` [3, 3] and the palm → middle-MCP length ``bone_mm``."""
-    Z = (solve_root_depth(uv, z_rel, K) + np.asarray(z_rel, np.float64)) * bone_mm
+def recover_xyz(uv, z_rel, K, bone_mm, closest_if_no_root=False):
+    """3D keypoints from image ``uv`` [21, 2] px, ``z_rel`` [21], the image's intrinsics ``K`` [3, 3] and
+    the palm → middle-MCP length ``bone_mm``: ``(xyz [21, 3] mm camera frame, exact root)``."""
+    root, exact = solve_root_depth(uv, z_rel, K, closest_if_no_root=closest_if_no_root)
+    Z = (root + np.asarray(z_rel, np.float64)) * bone_mm
     rays = np.linalg.solve(K, np.concatenate([uv, np.ones((len(uv), 1))], axis=1).T).T
-    return np.concatenate([rays[:, :2] / rays[:, 2:] * Z[:, None], Z[:, None]], axis=1)
+    return np.concatenate([rays[:, :2] / rays[:, 2:] * Z[:, None], Z[:, None]], axis=1), exact
 
 
 class PoseModel:
@@ -203,7 +218,11 @@ def run(args):
     if args.intrinsics:
         fx, fy, cx, cy = _floats(args.intrinsics, 4, "--intrinsics")
         K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-        result["xyz_mm"] = recover_xyz(uv, z_rel, K, args.bone_mm).tolist()
+        xyz, exact = recover_xyz(uv, z_rel, K, args.bone_mm, closest_if_no_root=True)
+        result["xyz_mm"], result["root_depth_exact"] = xyz.tolist(), exact
+        if not exact:
+            print("warning: the root-depth quadratic has no real root for this prediction; using the depth "
+                  "where the reference bone is closest to --bone_mm", file=sys.stderr)
     for i, name in enumerate(KEYPOINT_NAMES):
         line = f"{i:2d} {name:<11} u {uv[i, 0]:8.2f} v {uv[i, 1]:8.2f} z_rel {z_rel[i]:+.3f}"
         if "xyz_mm" in result:

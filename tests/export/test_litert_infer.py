@@ -50,7 +50,8 @@ def test_copied_constants_match_the_library():
 def test_root_depth_copy_agrees_with_geometry(rng):
     for xyz in _hands(rng, 20):
         code = geometry.xyz_to_25d(xyz, STB_K)
-        ours = client.solve_root_depth(code["uv"], code["z_rel"], STB_K)
+        ours, exact = client.solve_root_depth(code["uv"], code["z_rel"], STB_K)
+        assert exact
         assert ours == pytest.approx(float(geometry.solve_root_depth(code["uv"], code["z_rel"], STB_K)),
                                      rel=1e-6)
         assert ours * code["scale"] == pytest.approx(xyz[0, 2], rel=1e-4)  # the true palm depth, mm
@@ -59,17 +60,21 @@ def test_root_depth_copy_agrees_with_geometry(rng):
 def test_recover_xyz_round_trip(rng):
     for xyz in _hands(rng, 5):
         code = geometry.xyz_to_25d(xyz, STB_K)
-        recovered = client.recover_xyz(code["uv"].astype(np.float64), code["z_rel"], STB_K, code["scale"])
+        recovered, _ = client.recover_xyz(code["uv"].astype(np.float64), code["z_rel"], STB_K, code["scale"])
         np.testing.assert_allclose(recovered, xyz, atol=0.05)  # mm; float32 uv/z_rel round-off
 
 
 def test_root_depth_without_real_solution():
     uv = np.zeros((21, 2))
-    uv[12] = [10.0, 0.0]
+    uv[12] = [0.1, 0.0]  # x_n - x_m = -0.1 with K = I
     z = np.zeros(21)
     z[12] = 2.0  # the bone's depth change alone exceeds its length: no real root
     with pytest.raises(client.ClientError, match="no real solution"):
         client.solve_root_depth(uv, z, np.eye(3))
+    # a = 0.01, b = 2(-0.1)(-0.1 * 2) = 0.04: the closest depth is -b / 2a = -2 (hand-computed)
+    assert client.solve_root_depth(uv, z, np.eye(3), closest_if_no_root=True) == (pytest.approx(-2.0), False)
+    with pytest.raises(client.ClientError, match="project to one point"):
+        client.solve_root_depth(np.zeros((21, 2)), z, np.eye(3))
 
 
 def test_crop_affine_matches_the_pipeline():
