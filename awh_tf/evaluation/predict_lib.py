@@ -109,6 +109,14 @@ def read_image(path):
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def check_box(image_shape, bbox):
+    """PredictError unless the box ``(x, y, w, h)`` px lies inside an image of ``image_shape`` (H, W, …)."""
+    h, w = image_shape[:2]
+    x, y, bw, bh = bbox
+    if x < 0 or y < 0 or x + bw > w or y + bh > h:
+        raise PredictError(f"box {x:g},{y:g},{bw:g},{bh:g} lies outside the {w}x{h} image")
+
+
 def input_affine(image_shape, input_size, bbox=None, crop_margin=0.2):
     """The affine ``A`` [3, 3] from image px to the network's input px (module docstring).
 
@@ -121,9 +129,8 @@ def input_affine(image_shape, input_size, bbox=None, crop_margin=0.2):
     h, w = image_shape[:2]
     if bbox is None:
         return crop.crop_affine(((w - 1) / 2.0, (h - 1) / 2.0), max(w, h), input_size)
+    check_box(image_shape, bbox)
     x, y, bw, bh = bbox
-    if x < 0 or y < 0 or x + bw > w or y + bh > h:
-        raise PredictError(f"box {x:g},{y:g},{bw:g},{bh:g} lies outside the {w}x{h} image")
     centre = (x + (bw - 1) / 2.0, y + (bh - 1) / 2.0)
     return crop.crop_affine(centre, max(bw, bh) * (1.0 + 2.0 * crop_margin), input_size)
 
@@ -165,14 +172,16 @@ def predict_image(pose_network, config, path, bbox=None, K=None, bone_length_mm=
         raise ValueError(f"hand: expected left or right, got {hand!r}")
     image = read_image(path)
     height, width = image.shape[:2]
+    if bbox is not None:
+        try:
+            check_box(image.shape, bbox)  # in the user's coordinates, before any mirroring
+        except PredictError as e:
+            raise PredictError(f"{path}: {e}") from None
     seen, box = image, bbox
     if hand == "right":  # the network only knows left hands
         seen = np.ascontiguousarray(image[:, ::-1])
         box = None if bbox is None else (width - bbox[0] - bbox[2], bbox[1], bbox[2], bbox[3])
-    try:
-        A = input_affine(image.shape, config.model.input_size, box, config.pipeline.crop_margin)
-    except PredictError as e:
-        raise PredictError(f"{path}: {e}") from None
+    A = input_affine(image.shape, config.model.input_size, box, config.pipeline.crop_margin)
     net_in = crop.warp(seen, A, config.model.input_size).astype(np.float32) / 255.0
     uv_in, z_rel = run_network(pose_network, net_in)
     uv = crop.apply_affine(np.linalg.inv(A), uv_in).astype(np.float64)

@@ -101,6 +101,9 @@ def test_bad_files_get_one_line_each_and_the_rest_run(run, tiny_test_image, tmp_
                                                 bbox=(600, 10, 100, 50), log=lambda _: None,
                                                 warn=warnings.append)
     assert written == [] and "outside the 640x480 image" in failed[0] and failed[0].startswith(path)
+    _, failed = predict_lib.predict_files(pose_net, config, [path], str(tmp_path / "out3"), hand="right",
+                                          bbox=(600, 10, 100, 50), log=lambda _: None, warn=warnings.append)
+    assert "box 600,10,100,50 lies outside" in failed[0]  # the user's box, not its mirror
 
 
 def test_input_affine_whole_crop_is_a_resize_and_box_is_centred():
