@@ -203,8 +203,9 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
                 f"{seconds:6.0f} s")
         except Exception as e:  # one failed run must not stop a suite of hours; reported at the end
             failures.append(f"{exp.slug} seed {seed}: {e}")
-            log(f"{head}  FAILED: {str(e).splitlines()[0] if str(e) else type(e).__name__} "
-                f"(details in {os.path.join(workdir, 'run.log')})")
+            run_log = os.path.join(workdir, "run.log")
+            where = f" (details in {run_log})" if os.path.exists(run_log) else ""
+            log(f"{head}  FAILED: {str(e).splitlines()[0] if str(e) else type(e).__name__}{where}")
         finally:
             cleanup()
     elapsed = time.time() - t_start
