@@ -3,6 +3,8 @@
 import hashlib
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -36,6 +38,20 @@ def test_saved_model_signature_names_and_shapes(fp32_export):
         "outputs": {"uv": {"dtype": "float32", "shape": [1, 21, 2]},
                     "z_rel": {"dtype": "float32", "shape": [1, 21]}},
     }
+
+
+@pytest.mark.slow
+def test_saved_model_cli_describes_the_signature(fp32_export):
+    _, out_dir, _ = fp32_export
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    args = ["show", "--dir", os.path.join(out_dir, "saved_model"), "--tag_set", "serve", "--signature_def",
+            "serving_default"]
+    result = subprocess.run([cli] + args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "inputs['image'] tensor_info: dtype: DT_FLOAT shape: (1, 32, 32, 3)" in text
+    assert "outputs['uv'] tensor_info: dtype: DT_FLOAT shape: (1, 21, 2)" in text
+    assert "outputs['z_rel'] tensor_info: dtype: DT_FLOAT shape: (1, 21)" in text
 
 
 def test_tflite_signature_names_and_shapes(fp32_export):

@@ -173,7 +173,8 @@ def test_client_errors_are_one_line(fp32_export, tmp_path):
     cases = [(m + ["--image", "big.png"], "big.png: image is 64x48 px but the model takes 32x32 crops"),
              (m + ["--image", "junk.png"], "junk.png: cannot read an image"),
              (m + ["--image", "big.png", "--box", "1,2"], "--box: expected 3 comma-separated numbers"),
-             (m + ["--image", "big.png", "--box", "30,20,40", "--bone_mm", "40"], "--intrinsics and --bone_mm"),
+             (m + ["--image", "big.png", "--box", "30,20,40", "--bone_mm", "40"],
+              "--intrinsics and --bone_mm"),
              (["--model", "junk.png", "--image", "big.png"], "junk.png: not a loadable .tflite")]
     for args, message in cases:
         result = _run_client(args, env, tmp_path)
