@@ -12,6 +12,7 @@ from scipy.spatial.transform import Rotation
 
 from awh_tf.data import STB_TEST_SEQUENCES, STB_TRAIN_SEQUENCES, DataError, STBDataset
 from awh_tf.data.image_io import DepthRegistration, decode_stb_depth
+from awh_tf.data.stb import hand_box
 from tests.data import fixtures
 
 H, W = fixtures.STB_HW
@@ -197,6 +198,111 @@ def test_sequences_concatenate_in_order(tmp_path):
 
 def test_without_depth(stb_root):
     assert STBDataset(stb_root, sequences=[SEQ], with_depth=False)[0]["depth"] is None
+
+
+# --- depth_region="hand": the whole-frame registration inside the hand box, 0 outside ---------------
+
+
+def _cluttered_depth(rng):
+    """[H, W] mm: random depths 100-3000 mm (many near ones, so parallax exceeds any margin), holes."""
+    depth = np.round(rng.uniform(100, 3000, (H, W)))
+    depth[rng.random((H, W)) < 0.1] = 0
+    return depth
+
+
+def _stb_cameras():
+    K_depth = np.array([[DFX, 0, DU0], [0, DFY, DV0], [0, 0, 1]])
+    K_color = np.array([[FX, 0, U0], [0, FY, V0], [0, 0, 1]])
+    return K_depth, K_color, R, T, (H, W), (H, W)
+
+
+@pytest.mark.parametrize("footprint", [True, False])
+def test_registration_in_a_box_equals_the_full_registration_there(rng, footprint):
+    depth = _cluttered_depth(rng)
+    reg = DepthRegistration(*_stb_cameras(), footprint=footprint)
+    full = reg(depth)
+    # Boxes inside, across the border and off the image; near_mm from "nothing is near" (2 mm: the
+    # searched region is then most of the image) to "the nearest pixel" (None).
+    cases = [((200, 150, 330, 260), 400.0), ((0, 0, 90, 70), 1000.0), ((580, 400, 700, 520), None),
+             ((300, 200, 301, 201), 150.0), ((250, 100, 420, 300), 2.0), ((-50, -50, -10, -10), 500.0)]
+    for (u0, v0, u1, v1), near_mm in cases:
+        out = reg(depth, (u0, v0, u1, v1), near_mm)
+        inside = np.zeros((H, W), bool)
+        inside[max(v0, 0):max(v1, 0), max(u0, 0):max(u1, 0)] = True
+        np.testing.assert_array_equal(out[inside], full[inside], err_msg=f"box {(u0, v0, u1, v1)}")
+        assert not out[~inside].any()
+
+
+def test_registration_box_when_the_searched_region_cannot_be_bounded(rng):
+    # t_z = 50 mm: the colour camera sits 50 mm in front of the depth camera, so points with Z_d < 50
+    # are behind it, and for near_mm = 10 the epipolar segments pass through the camera plane: the
+    # whole depth image is searched. near_mm = 100 bounds it again.
+    K = np.array([[100.0, 0, 15.5], [0, 100.0, 11.5], [0, 0, 1]])
+    reg = DepthRegistration(K, K, np.eye(3), np.array([30.0, 0, 50.0]), (24, 32), (24, 32))
+    assert reg._depth_region((10, 8, 14, 12), 10.0) == (0, 0, 32, 24)
+    assert reg._depth_region((10, 8, 14, 12), 100.0) != (0, 0, 32, 24)
+    depth = np.round(rng.uniform(20, 500, (24, 32)))
+    full = reg(depth)
+    for near_mm in (10.0, 100.0, None):
+        out = reg(depth, (10, 8, 14, 12), near_mm)
+        np.testing.assert_array_equal(out[8:12, 10:14], full[8:12, 10:14])
+        out[8:12, 10:14] = 0
+        assert not out.any()
+
+
+def test_registration_box_needs_the_near_pixels_from_outside_it():
+    # One pixel at 150 mm far left of the box lands in it by parallax (t_x = -24 mm: +97 px at 150 mm).
+    reg = DepthRegistration(*_stb_cameras())
+    depth = np.full((H, W), 2000.0)
+    depth[240, 200] = 150.0
+    full = reg(depth)
+    v, u = np.argwhere(full == full.min())[0]
+    assert u - 200 > 80  # moved out of the depth-image neighbourhood of the box
+    box = (u - 2, v - 2, u + 3, v + 3)
+    np.testing.assert_array_equal(reg(depth, box, 1000.0)[v - 2:v + 3, u - 2:u + 3],
+                                  full[v - 2:v + 3, u - 2:u + 3])
+
+
+def test_hand_box_by_hand():
+    uv = np.array([[100.0, 200.0], [160.0, 230.0], [5000.0, 5000.0]])
+    in_front = np.array([True, True, False])  # the third is behind the camera: ignored
+    # Extent 60 px: grow by 0.5 * 60 + 20 = 50 px; pixels floor(100 - 50) .. ceil(160 + 50).
+    assert hand_box(uv, in_front, 0.5, 20.0, (480, 640)) == (50, 150, 211, 281)
+    assert hand_box(uv, in_front, 0.0, 0.0, (480, 640)) == (100, 200, 161, 231)
+    assert hand_box(uv, in_front, 2.0, 20.0, (240, 320)) == (0, 60, 301, 240)  # clipped
+    assert hand_box(uv, np.zeros(3, bool)) == (0, 0, 0, 0)
+
+
+def _compact_hand_para():
+    """handPara (3, 21, 1) of keypoints within 40 mm of (20, 10, 500) mm in the colour frame."""
+    k = np.arange(21.0)
+    xyz_colour = np.stack([20 + 40 * np.cos(k), 10 + 40 * np.sin(k), 500 + 2 * k], axis=1)
+    return np.transpose((xyz_colour @ R.T + T)[None], (2, 1, 0))
+
+
+def test_hand_depth_region_equals_full_inside_the_box_and_is_zero_outside(tmp_path, rng):
+    root = fixtures.write_stb_sequence(tmp_path / "STB", SEQ, _compact_hand_para(), [_colour_frame(0)],
+                                       [fixtures.stb_depth_bytes(_cluttered_depth(rng))])
+    full = STBDataset(root, sequences=[SEQ])
+    hand = STBDataset(root, sequences=[SEQ], depth_region="hand")
+    u0, v0, u1, v1 = hand.depth_box(0)
+    assert full.depth_box(0) == (0, 0, W, H)
+    # Keypoints span ~100 px around (u0 + 0.04 fx, v0 + 0.02 fy): the box is well inside the image.
+    assert 0 < u0 < u1 < W and 0 < v0 < v1 < H and (u1 - u0) * (v1 - v0) < 0.4 * H * W
+    expected = np.zeros((H, W), np.float32)
+    expected[v0:v1, u0:u1] = full[0]["depth"][v0:v1, u0:u1]
+    assert np.count_nonzero(expected) > 0.5 * (u1 - u0) * (v1 - v0)
+    np.testing.assert_array_equal(hand[0]["depth"], expected)
+    assert hand[0]["depth"].dtype == np.float32
+    wider = STBDataset(root, sequences=[SEQ], depth_region="hand", hand_margin=1.0).depth_box(0)
+    assert wider[0] < u0 and wider[2] > u1
+
+
+@pytest.mark.parametrize("kwargs, name", [({"depth_region": "roi"}, "depth_region"),
+                                          ({"hand_margin": -0.1}, "hand_margin")])
+def test_bad_depth_region_arguments(stb_root, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        STBDataset(stb_root, sequences=[SEQ], **kwargs)
 
 
 # --- bad input: one-line DataError naming the file and the sample index ---------------------------
