@@ -63,10 +63,12 @@ def dataset_crops(ds, pipeline_cfg, k, what):
         raise ExportError(f"{what}: the dataset is empty")
     subset = _Subset(ds, spread_indices(len(ds), k))
     cfg = dataclasses.replace(pipeline_cfg, on_bad_sample="raise")
+    log = pipeline.BadSampleLog()
     try:
-        batches = pipeline.make_eval_dataset(subset, cfg, batch_size=16)
-        images = [b["image"] for b in batches.as_numpy_iterator()]
-    except Exception as e:  # tf.data wraps the loader's DataError; its text names file and sample
+        with pipeline.surface_data_errors(log):  # the loader's one-line DataError, not tf.data's wrapper
+            batches = pipeline.make_eval_dataset(subset, cfg, batch_size=16, log=log)
+            images = [b["image"] for b in batches.as_numpy_iterator()]
+    except Exception as e:  # DataError, or any other failure inside tf.data (cut to one line)
         message = " ".join(str(e).split())
         raise ExportError(f"{what} cannot be read: {message[:300]}") from None
     return np.concatenate(images, axis=0)

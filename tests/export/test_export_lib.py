@@ -175,3 +175,10 @@ def test_real_data_export(tmp_path):
     assert settings["parity_samples_used"] == 4  # the 2 test sequences hold 2 frames each
     assert settings["calibration_samples_used"] == 8  # 4 synthetic + 4 real training crops
     assert all(row["passed"] for row in meta["parity"].values()), meta["parity"]
+
+    from awh_tf.export import crops
+
+    bad = tmp_path / "data" / "STB" / "images" / "B1Counting" / "SK_color_1.png"
+    bad.write_bytes(bad.read_bytes()[:100])  # truncated PNG
+    with pytest.raises(ExportError, match=r"^parity dataset .* cannot be read: .*SK_color_1.png"):
+        crops.parity_crops(config, 5)
