@@ -109,9 +109,10 @@ def _representative(images):
 def _export_tflite(sm_dir, partial, options, calibration, log):
     """Converts every requested format; returns ``({format: path}, {format: op_summary})``."""
     paths, info = {}, {}
+    representative = None if calibration is None else _representative(calibration)
     for fmt in options.formats:
         log(f"converting {tflite.tflite_filename(fmt)} ...")
-        model = tflite.convert(sm_dir, fmt, representative=_representative(calibration),
+        model = tflite.convert(sm_dir, fmt, representative=representative,
                                allow_flex=options.allow_flex, int8_float_scope=options.int8_float_scope)
         paths[fmt] = os.path.join(partial, tflite.tflite_filename(fmt))
         with open(paths[fmt], "wb") as f:
