@@ -62,17 +62,13 @@ def load_run(workdir, checkpoint=None):
         config = Config.load(path)
     except (ValueError, TypeError, json.JSONDecodeError) as e:
         raise train_lib.TrainingError(f"{path}: unreadable run config ({e})") from None
-    if checkpoint is None:
-        pose_net, ckpt = train_lib.restore_pose_network(config, workdir)
-        return config, pose_net, ckpt
-    import tensorflow as tf
-    from awh_tf.models import factory
+    if checkpoint is not None:
+        import tensorflow as tf
 
-    if not tf.io.gfile.exists(checkpoint + ".index"):
-        raise train_lib.TrainingError(f"{checkpoint}: no such checkpoint (expected {checkpoint}.index)")
-    pose_net = factory.build_pose_network(config.model)
-    tf.train.Checkpoint(pose_network=pose_net).restore(checkpoint).expect_partial()
-    return config, pose_net, checkpoint
+        if not tf.io.gfile.exists(checkpoint + ".index"):
+            raise train_lib.TrainingError(f"{checkpoint}: no such checkpoint (expected {checkpoint}.index)")
+    pose_net, ckpt = train_lib.restore_pose_network(config, workdir, checkpoint=checkpoint)
+    return config, pose_net, ckpt
 
 
 def parse_bbox(text):

@@ -115,25 +115,51 @@ def build_trainer(config):
     return trainer
 
 
+def model_variables(model):
+    """Every variable of a Keras 3 model — trainable and not (batch-norm moving statistics) — keyed by its
+    unique path, for ``tf.train.Checkpoint``.
+
+    A ``tf.train.Checkpoint`` given the model object itself does not reach the variables of sub-layers that
+    Keras 3 holds in plain Python lists, so checkpoints name every variable explicitly through this dict.
+    """
+    variables = {v.path: v for v in model.variables}
+    if len(variables) != len(model.variables):
+        raise ValueError(f"{model.name}: variable paths are not unique")
+    return variables
+
+
 def make_checkpoint(trainer):
-    objects = dict(step=tf.Variable(0, dtype=tf.int64, name="step"), pose_network=trainer.pose_network,
-                   depth_regularizer=trainer.depth_regularizer, pose_optimizer=trainer.pose_optimizer,
-                   seed_state=trainer.seed_generator.state)
+    objects = dict(step=tf.Variable(0, dtype=tf.int64, name="step"),
+                   pose_network=model_variables(trainer.pose_network),
+                   depth_regularizer=model_variables(trainer.depth_regularizer),
+                   pose_optimizer=trainer.pose_optimizer, seed_state=trainer.seed_generator.state)
     if trainer.critic is not None:
-        objects.update(critic=trainer.critic, critic_optimizer=trainer.critic_optimizer)
+        objects.update(critic=model_variables(trainer.critic), critic_optimizer=trainer.critic_optimizer)
     return tf.train.Checkpoint(**objects)
 
 
-def restore_pose_network(config, workdir):
-    """The pose network of a finished or interrupted run, from its latest checkpoint (for eval/export)."""
+def pose_network_checkpoint(pose_net):
+    """A checkpoint object holding only the pose network's variables (what eval, predict and export read)."""
+    return tf.train.Checkpoint(pose_network=model_variables(pose_net))
+
+
+def restore_pose_network(config, workdir, checkpoint=None):
+    """The pose network of a finished or interrupted run, from ``checkpoint`` or the latest one.
+
+    Raises TrainingError when there is no checkpoint or it lacks any of the network's variables (a
+    checkpoint of another architecture), instead of silently leaving weights at their initial values.
+    """
     keras.utils.set_random_seed(config.train.seed)
     pose_net = factory.build_pose_network(config.model)
     ckpt_dir = os.path.join(workdir, "checkpoints")
-    latest = tf.train.latest_checkpoint(ckpt_dir)
-    if latest is None:
+    path = checkpoint or tf.train.latest_checkpoint(ckpt_dir)
+    if path is None:
         raise TrainingError(f"{ckpt_dir}: no checkpoint found")
-    tf.train.Checkpoint(pose_network=pose_net).restore(latest).expect_partial()
-    return pose_net, latest
+    try:
+        pose_network_checkpoint(pose_net).restore(path).assert_existing_objects_matched().expect_partial()
+    except (AssertionError, tf.errors.NotFoundError, ValueError) as e:
+        raise TrainingError(f"{path}: does not hold this run's pose network ({str(e).splitlines()[0]})")
+    return pose_net, path
 
 
 class _Streams:

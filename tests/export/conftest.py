@@ -33,8 +33,9 @@ def make_workdir(path, config=None, seed=0, checkpoint=True):
     if checkpoint:
         keras.utils.set_random_seed(seed)
         network = build_pose_network(config.model)
-        tf.train.CheckpointManager(tf.train.Checkpoint(pose_network=network),
-                                   os.path.join(path, "checkpoints"), 1).save()
+        from awh_tf.training.train_lib import pose_network_checkpoint
+
+        tf.train.CheckpointManager(pose_network_checkpoint(network), os.path.join(path, "checkpoints"), 1).save()
     return str(path)
 
 
