@@ -13,6 +13,12 @@ it; the wall-clock figure is what a user waits on a shared machine):
 The target is ≥ 100 frames/s overall on 2 CPU cores (issue 3).
 """
 
+import os as _os
+import sys as _sys
+
+# Runnable as `python tools/<name>.py` from anywhere: the repository root holds the awh_tf package.
+_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
+
 import os
 import resource
 import shutil
