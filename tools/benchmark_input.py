@@ -77,7 +77,8 @@ def load_datasets(data_dir: Path):
     present = [s for s in STB_TRAIN_SEQUENCES if (data_dir / "STB" / "labels" / f"{s}_SK.mat").is_file()]
     if not present:
         raise SystemExit(f"{data_dir / 'STB' / 'labels'}: none of {STB_TRAIN_SEQUENCES} found")
-    return source, STBDataset(data_dir / "STB", present)
+    # As training reads it: depth registered around the hand only (awh_tf/training/data_setup.py).
+    return source, STBDataset(data_dir / "STB", present, depth_region="hand")
 
 
 def time_stages(ds, cfg, n):
