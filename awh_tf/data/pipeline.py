@@ -77,6 +77,9 @@ class PipelineConfig:
         ``"skip"`` drops it and records it (:func:`skipped_report`).
       num_parallel_calls: parallel map calls; ``-1`` = ``tf.data.AUTOTUNE``.
       deterministic: keep the map's output order fixed (exact reruns) at some cost in throughput.
+      cache_precrops: keep each training sample's hand region in memory after its first read
+        (``awh_tf.data.precrop_cache``): later epochs skip PNG decoding and depth registration.
+      precrop_factor: side of that cached square relative to the un-jittered crop (covers the jitter).
       prefetch: batches to prefetch; ``-1`` = ``tf.data.AUTOTUNE``.
       seed: default seed of the order and augmentation (a function's ``seed`` argument overrides it).
     """
@@ -106,6 +109,8 @@ class PipelineConfig:
     deterministic: bool = True
     prefetch: int = -1
     seed: int = 0
+    cache_precrops: bool = False
+    precrop_factor: float = 2.0
 
     def __post_init__(self):
         if self.input_size < 8 or self.depth_size < 2:

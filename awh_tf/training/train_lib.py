@@ -25,6 +25,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from awh_tf.data import pipeline
+from awh_tf.data.precrop_cache import PrecropCache
 from awh_tf.evaluation import evaluate_predictions, format_table, predict_dataset
 from awh_tf.models import factory
 from awh_tf.training import data_setup
@@ -166,6 +167,11 @@ class _Streams:
     """The input streams, opened lazily per phase at the resumed position."""
 
     def __init__(self, config, synthetic, real_train, log, strategy):
+        p = config.pipeline
+        if p.cache_precrops:  # one cache per domain, shared by both phases' streams
+            wrap = lambda ds: PrecropCache(ds, p.input_size, p.precrop_factor, p.crop_margin,  # noqa: E731
+                                           p.min_crop_size)
+            synthetic, real_train = wrap(synthetic), wrap(real_train)
         self.config, self.synthetic, self.real_train, self.log = config, synthetic, real_train, log
         self.strategy = strategy
         self._pre = self._joint = None
