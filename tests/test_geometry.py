@@ -102,8 +102,10 @@ def test_published_quadratic_would_fail(rng):
         published = _published_quadratic(enc["uv"].astype(np.float64), enc["z_rel"].astype(np.float64), K)
     assert np.max(np.abs(ours - truth) / truth) < 1e-3
     ok = np.isfinite(published)
-    # The dropped factor 2 gives relative errors of several percent on hand-like poses.
-    assert (not ok.all()) or np.median(np.abs(published[ok] - truth[ok]) / truth[ok]) > 0.01
+    # The dropped factor 2 either has no real root or is off by several percent on hand-like poses.
+    wrong = ~ok
+    wrong[ok] = np.abs(published[ok] - truth[ok]) / truth[ok] > 0.01
+    assert wrong.mean() > 0.5
 
 
 
