@@ -13,21 +13,19 @@ it; the wall-clock figure is what a user waits on a shared machine):
 The target is ≥ 100 frames/s overall on 2 CPU cores (issue 3).
 """
 
-import os as _os
-import sys as _sys
-
-# Runnable as `python tools/<name>.py` from anywhere: the repository root holds the awh_tf package.
-_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-
 import os
 import resource
 import shutil
+import sys
 import tempfile
 import time
+from pathlib import Path
 
-from absl import app, flags
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as python tools/<name>.py
 
-from awh_tf.data.procedural import generation
+from absl import app, flags  # noqa: E402
+
+from awh_tf.data.procedural import generation  # noqa: E402
 
 flags.DEFINE_integer("rhd", 1200, "RHD samples for the synthetic-only run.")
 flags.DEFINE_integer("stb_frames", 50, "Frames per STB sequence (×12) for the real-looking-only run.")

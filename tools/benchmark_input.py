@@ -21,12 +21,6 @@ The issue's target (≥ 3× the images/s one training step of the demo configura
 against the training step's figure once the network exists.
 """
 
-import os as _os
-import sys as _sys
-
-# Runnable as `python tools/<name>.py` from anywhere: the repository root holds the awh_tf package.
-_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-
 import os
 import sys
 import time

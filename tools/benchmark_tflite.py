@@ -19,12 +19,6 @@ and unzip the two files::
     cd /tmp/mp && unzip -o mediapipe-0.10.21-*.whl 'mediapipe/modules/hand_landmark/*.tflite'
 """
 
-import os as _os
-import sys as _sys
-
-# Runnable as `python tools/<name>.py` from anywhere: the repository root holds the awh_tf package.
-_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-
 import glob
 import json
 import os

@@ -38,12 +38,6 @@ training loop does. The printed lines:
 The machine is shared by whatever else runs: read the numbers of a busy machine as lower bounds.
 """
 
-import os as _os
-import sys as _sys
-
-# Runnable as `python tools/<name>.py` from anywhere: the repository root holds the awh_tf package.
-_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-
 import copy
 import os
 import resource

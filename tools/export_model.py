@@ -15,12 +15,6 @@ Inspect the signature with ``saved_model_cli show --dir OUT/saved_model --tag_se
 --signature_def serving_default``; run a ``.tflite`` with ``python export/litert_infer.py``.
 """
 
-import os as _os
-import sys as _sys
-
-# Runnable as `python tools/<name>.py` from anywhere: the repository root holds the awh_tf package.
-_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-
 import os
 import sys
 from pathlib import Path

@@ -16,12 +16,6 @@ features (standardised; a stratified half of the 2·num samples trains it, the o
 0.5 means the domains are linearly indistinguishable, 1.0 perfectly separable. Seeded (``--seed``).
 """
 
-import os as _os
-import sys as _sys
-
-# Runnable as `python tools/<name>.py` from anywhere: the repository root holds the awh_tf package.
-_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-
 import os
 import sys
 from pathlib import Path

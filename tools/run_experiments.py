@@ -31,12 +31,6 @@ Suites (our reading of the paper, p. 6, where its text is silent):
   each first-stack-supervised variant with R2D+R3D+S2D; the runs behind the paper's Fig. 4 and 5a.
 """
 
-import os as _os
-import sys as _sys
-
-# Runnable as `python tools/<name>.py` from anywhere: the repository root holds the awh_tf package.
-_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-
 import copy
 import dataclasses
 import json

@@ -14,12 +14,6 @@ the same [0, 1] scale. ``--per_keypoint`` also writes, per run, the 21 maps of t
 (``<out>_keypoints_<i>.png``).
 """
 
-import os as _os
-import sys as _sys
-
-# Runnable as `python tools/<name>.py` from anywhere: the repository root holds the awh_tf package.
-_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-
 import os
 import sys
 from pathlib import Path

@@ -14,12 +14,6 @@ and root depth), and each row's title gives that sample's mean 3D EPE over visib
 largest mean EPE; otherwise ``--indices`` chooses them.
 """
 
-import os as _os
-import sys as _sys
-
-# Runnable as `python tools/<name>.py` from anywhere: the repository root holds the awh_tf package.
-_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
-
 import os
 import sys
 from pathlib import Path
