@@ -109,16 +109,10 @@ def feature_tsne(workdirs, out, num=500, seed=0, data_overrides=None, log=print)
 
 
 def main(argv):
-    from absl import app, flags
+    from awh_tf.evaluation import evaluate_lib
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    FLAGS = flags.FLAGS
-    overrides = {"data_dir": FLAGS.data_dir} if FLAGS.data_dir else {}
-    try:
-        feature_tsne(FLAGS.workdirs, FLAGS.out, FLAGS.num, FLAGS.seed, overrides)
-    except (ValueError, RuntimeError) as e:  # DataError, TrainingError: one line
-        sys.exit(f"error: {e}")
+    evaluate_lib.run_tool(argv, lambda F, overrides: feature_tsne(
+        F.workdirs, F.out, F.num, F.seed, overrides))
 
 
 def define_flags():

@@ -120,17 +120,10 @@ def show_heatmaps(workdirs, out, split="test", indices=(0, 1, 2), per_keypoint=F
 
 
 def main(argv):
-    from absl import app, flags
+    from awh_tf.evaluation import evaluate_lib
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    FLAGS = flags.FLAGS
-    overrides = {"data_dir": FLAGS.data_dir} if FLAGS.data_dir else {}
-    try:
-        show_heatmaps(FLAGS.workdirs, FLAGS.out, FLAGS.split, [int(i) for i in FLAGS.indices],
-                      FLAGS.per_keypoint, overrides)
-    except (ValueError, RuntimeError) as e:  # DataError, TrainingError: one line
-        sys.exit(f"error: {e}")
+    evaluate_lib.run_tool(argv, lambda F, overrides: show_heatmaps(
+        F.workdirs, F.out, F.split, [int(i) for i in F.indices], F.per_keypoint, overrides))
 
 
 def define_flags():

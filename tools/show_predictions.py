@@ -116,17 +116,10 @@ def show_predictions(workdir, out, split="test", indices=None, worst=0, data_ove
 
 
 def main(argv):
-    from absl import app, flags
+    from awh_tf.evaluation import evaluate_lib
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    FLAGS = flags.FLAGS
-    overrides = {"data_dir": FLAGS.data_dir} if FLAGS.data_dir else {}
-    try:
-        show_predictions(FLAGS.workdir, FLAGS.out, FLAGS.split, [int(i) for i in FLAGS.indices],
-                         FLAGS.worst, overrides)
-    except (ValueError, RuntimeError) as e:  # DataError, TrainingError: one line
-        sys.exit(f"error: {e}")
+    evaluate_lib.run_tool(argv, lambda F, overrides: show_predictions(
+        F.workdir, F.out, F.split, [int(i) for i in F.indices], F.worst, overrides))
 
 
 def define_flags():

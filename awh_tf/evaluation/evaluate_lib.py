@@ -202,3 +202,24 @@ def compare_runs(workdirs, out_path, split="test", data_overrides=None, log=prin
             f"{r['auc_0_30']:>8.3f}")
     log(f"wrote {out_path}")
     return results
+
+
+def run_tool(argv, call):
+    """Shared body of the figure tools' ``main``: no positional arguments, ``--data_dir`` as a data override,
+    and errors a user can cause (DataError, TrainingError, bad values) as one line and exit status 1.
+
+    Args:
+      argv: absl's argv.  call: ``call(FLAGS, data_overrides)`` running the tool.
+    """
+    import sys
+
+    from absl import app, flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    FLAGS = flags.FLAGS
+    overrides = {"data_dir": FLAGS.data_dir} if FLAGS.data_dir else {}
+    try:
+        call(FLAGS, overrides)
+    except (ValueError, RuntimeError) as e:  # DataError, TrainingError: one line
+        sys.exit(f"error: {e}")
