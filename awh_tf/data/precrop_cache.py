@@ -17,7 +17,9 @@ two-stage (full image → square → crop), so pixel values differ slightly from
 ``min_crop_size`` of the pipeline then applies in square pixels.
 """
 
+import concurrent.futures
 import math
+import os
 import threading
 
 import numpy as np
@@ -66,6 +68,15 @@ class PrecropCache:
 
     def annotations(self, *args, **kwargs):
         return self.ds.annotations(*args, **kwargs)
+
+    def fill(self, workers=None):
+        """Computes every sample not cached yet (``workers`` threads, default one per CPU), e.g. to time the
+        steady state of a training run, which reads each sample from disk once. Returns ``len(self)``."""
+        missing = [i for i in range(len(self)) if i not in self._cache]
+        with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+            for _ in pool.map(self.__getitem__, missing):
+                pass
+        return len(self)
 
     def __getitem__(self, index):
         hit = self._cache.get(index)

@@ -168,9 +168,9 @@ class _Streams:
 
     def __init__(self, config, synthetic, real_train, log, strategy):
         p = config.pipeline
-        if p.cache_precrops:  # one cache per domain, shared by both phases' streams
-            wrap = lambda ds: PrecropCache(ds, p.input_size, p.precrop_factor, p.crop_margin,  # noqa: E731
-                                           p.min_crop_size)
+        if p.cache_precrops:  # one cache per domain, shared by both phases' streams (or passed in, filled)
+            wrap = lambda ds: ds if isinstance(ds, PrecropCache) else PrecropCache(  # noqa: E731
+                ds, p.input_size, p.precrop_factor, p.crop_margin, p.min_crop_size)
             synthetic, real_train = wrap(synthetic), wrap(real_train)
         self.config, self.synthetic, self.real_train, self.log = config, synthetic, real_train, log
         self.strategy = strategy

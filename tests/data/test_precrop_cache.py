@@ -63,3 +63,11 @@ def test_each_sample_is_read_once():
     assert ds.reads == 2 and len(cache) == 2
     with pytest.raises(ValueError, match="precrop_factor"):
         PrecropCache(ds, 32, factor=0.5)
+
+
+def test_fill_reads_only_what_is_missing():
+    ds = _FakeLoader()
+    cache = PrecropCache(ds, 32)
+    first = cache[0]
+    assert cache.fill(workers=2) == 2 and ds.reads == 2  # sample 1 read, sample 0 not again
+    assert cache[0] is first and cache.fill() == 2 and ds.reads == 2

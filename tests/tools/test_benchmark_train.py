@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from awh_tf.training import data_setup
 from tests.evaluation.conftest import tiny_config
 from tools import benchmark_train as bt
 
@@ -57,14 +58,18 @@ def test_random_batch_has_the_pipeline_shapes_and_ranges(tmp_path_factory):
 
 def test_two_step_run_on_tiny_data_reports_every_figure(tmp_path_factory):
     config = _tiny(tmp_path_factory, da="none")
+    config = dataclasses.replace(config, pipeline=dataclasses.replace(config.pipeline, cache_precrops=True))
     report = bt.run_benchmark([("tiny", config, bt.PIPELINE, 2)], warmup=0, matmul_n=64, log=lambda *_: None)
     assert report["matmul_gflops_per_s"] == max(report["matmul_start"], report["matmul_end"]) > 0
     r = report["results"]["tiny"]
     for key in ("trace_s", "forward_gflops_per_image", "train_gflops_per_image", "step_s", "images_per_s",
                 "train_gflops_per_s", "cpu_s_per_image", "peak_rss_mb", "matmul_ratio", "cached_step_mean_s",
                 "pipeline_step_mean_s", "pipeline_images_per_s", "pipeline_ratio",
-                "pipeline_cpu_s_per_image"):
+                "pipeline_cpu_s_per_image", "cold_step_mean_s", "cold_ratio", "cache_fill_s"):
         assert r[key] > 0, key
+    # The warm timing ran on caches holding every sample of both domains.
+    synthetic, real_train, _ = data_setup.open_domains(config.data)
+    assert r["cache_samples"] == len(synthetic) + len(real_train)
     assert r["batch_size"] == config.train.batch_size
     # Backward costs about twice the forward: a per-step (not per-image) count would be 4x larger.
     assert 2.0 < r["train_gflops_per_image"] / r["forward_gflops_per_image"] < 6.0
