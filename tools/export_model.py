@@ -38,8 +38,9 @@ flags.DEFINE_enum("parity_source", "real", ["real", "random"],
 flags.DEFINE_integer("parity_samples", 64, "Crops every artefact is checked on.")
 flags.DEFINE_enum("calibration_source", "real", ["real", "random"], "int8 representative dataset source.")
 flags.DEFINE_integer("calibration_samples", 200, "int8 representative crops (half synthetic, half real).")
-flags.DEFINE_enum("int8_float_scope", "soft_argmax", ["soft_argmax", "head", "none"],
-                  "What the int8 model keeps in float (none: everything int8, fails parity).")
+flags.DEFINE_enum("int8_float_scope", "ends", ["ends", "soft_argmax", "head", "none"],
+                  "What the int8 model keeps in float: ends = the soft-argmax and the first convolution "
+                  "(none: everything int8, fails parity).")
 flags.DEFINE_integer("num_threads", 2, "LiteRT threads for the parity runs.")
 flags.DEFINE_string("data_dir", None, "Override the run's data_dir.")
 flags.DEFINE_string("rhd_root", None, "Override the run's rhd_root.")

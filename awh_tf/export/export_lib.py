@@ -48,7 +48,7 @@ class ExportOptions:
     parity_samples: int = 64
     calibration_source: str = "real"
     calibration_samples: int = 200
-    int8_float_scope: str = "soft_argmax"
+    int8_float_scope: str = "ends"
     num_threads: int = 2
 
     def __post_init__(self):

@@ -5,7 +5,12 @@ Formats (every one keeps the SavedModel's ``serving_default`` signature: float32
 
 * ``fp32`` — plain conversion.
 * ``fp16`` — weights stored as float16 (dequantised at load; half the size, same float arithmetic).
-* ``dynamic_int8`` — weights int8, activations float (dynamic-range quantisation; no data needed).
+* ``dynamic_int8`` — weights int8, activations float (dynamic-range quantisation; no data needed), except
+  the two ends of the network, whose weights stay float32: the first convolution (on the image) and the
+  convolutions feeding the soft-argmax head. On the trained demo, int8 weights there alone cost 0.05 px
+  (first conv) and 0.02 px (heatmap conv) of the 0.1 px budget; restoring them takes 14 KB
+  (:func:`restore_float_weights` puts the float model's tensors back into the quantised flatbuffer, so
+  those ops run as plain float convolutions).
 * ``int8`` — the backbone fully integer (weights and activations int8, calibrated on a representative
   dataset from the training data) with the **soft-argmax kept in float**. An int8 softmax over the h·w
   heatmap cells is too coarse for an expectation over them (DESIGN.md §6: errors of several pixels), so
@@ -13,9 +18,10 @@ Formats (every one keeps the SavedModel's ``serving_default`` signature: float32
   coordinate and depth expectations — are denylisted from quantisation with
   ``tf.lite.experimental.QuantizationDebugger`` (selective quantisation); the converter inserts one
   dequantise at the boundary. The input is float32 [0, 1] and quantised by the model's first op, so its
-  interface matches the other formats. ``int8_float_scope`` chooses what stays float: ``soft_argmax``
-  (default), ``head`` (also the head's two 1×1 convolutions) or ``none`` (everything int8, for
-  comparison only: it fails the parity check).
+  interface matches the other formats. ``int8_float_scope`` chooses what stays float: ``ends`` (default:
+  the soft-argmax and the first convolution, as for ``dynamic_int8``), ``soft_argmax``, ``head`` (the
+  soft-argmax and the head's two 1×1 convolutions) or ``none`` (everything int8, for comparison only: it
+  fails the parity check).
 
 A model needing TensorFlow (Flex) ops fails with :class:`ExportError` unless ``allow_flex``.
 """
@@ -29,8 +35,9 @@ from tensorflow.lite.tools import flatbuffer_utils
 from awh_tf.export.errors import ExportError
 
 TFLITE_FORMATS = ("fp32", "fp16", "dynamic_int8", "int8")
-INT8_FLOAT_SCOPES = ("soft_argmax", "head", "none")
+INT8_FLOAT_SCOPES = ("ends", "soft_argmax", "head", "none")
 _FLOAT32 = 0  # tflite schema TensorType.FLOAT32
+_INT8 = 9  # tflite schema TensorType.INT8
 
 
 def tflite_filename(fmt):
@@ -38,7 +45,7 @@ def tflite_filename(fmt):
     return f"pose_{fmt}.tflite"
 
 
-def convert(saved_model_dir, fmt, representative=None, allow_flex=False, int8_float_scope="soft_argmax"):
+def convert(saved_model_dir, fmt, representative=None, allow_flex=False, int8_float_scope="ends"):
     """Converts the SavedModel's ``serving_default`` to one TFLite format.
 
     Args:
@@ -62,7 +69,12 @@ def convert(saved_model_dir, fmt, representative=None, allow_flex=False, int8_fl
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if fmt == "fp16":
         converter.target_spec.supported_types = [tf.float16]
-    return _run(converter.convert, fmt, allow_flex)
+    model = _run(converter.convert, fmt, allow_flex)
+    if fmt == "dynamic_int8":
+        float_model = _run(_converter(saved_model_dir, allow_flex).convert, "dynamic_int8 (float pass)",
+                           allow_flex)
+        model = restore_float_weights(model, float_model, end_convs(float_model))
+    return model
 
 
 def _converter(saved_model_dir, allow_flex):
@@ -104,7 +116,11 @@ def _convert_int8(saved_model_dir, representative, allow_flex, scope):
     if scope not in INT8_FLOAT_SCOPES:
         raise ExportError(f"--int8_float_scope: expected one of {INT8_FLOAT_SCOPES}, got {scope!r}")
     float_model = _run(_converter(saved_model_dir, allow_flex).convert, "int8 (float pass)", allow_flex)
-    nodes = head_tensor_names(float_model, include_convs=(scope == "head")) if scope != "none" else []
+    nodes = []
+    if scope != "none":
+        nodes = head_tensor_names(float_model, include_convs=(scope == "head"))
+    if scope == "ends":
+        nodes += first_conv_outputs(float_model)
     converter = _converter(saved_model_dir, allow_flex)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
@@ -149,6 +165,53 @@ def head_tensor_names(model_bytes, include_convs=False):
         if not is_conv:
             stack += [t for t in op.inputs if t >= 0]
     return sorted(names)
+
+
+def _convs(op_names, graph):
+    return [op for op in graph.operators if op_names[op.opcodeIndex] == "CONV_2D"]
+
+
+def first_conv_outputs(model_bytes):
+    """Output tensor names of the first ``CONV_2D`` in execution order (the one on the image)."""
+    op_names, graph = _graph(model_bytes)
+    convs = _convs(op_names, graph)
+    return [graph.tensors[t].name.decode() for t in convs[0].outputs] if convs else []
+
+
+def end_convs(model_bytes):
+    """Positions, among the ``CONV_2D`` ops in execution order, of the network's two ends in a float
+    flatbuffer: the first convolution and those feeding the soft-argmax head (:func:`head_tensor_names`)."""
+    op_names, graph = _graph(model_bytes)
+    head = set(head_tensor_names(model_bytes, include_convs=True))
+    return [i for i, op in enumerate(_convs(op_names, graph))
+            if i == 0 or graph.tensors[op.outputs[0]].name.decode() in head]
+
+
+def restore_float_weights(quantized_bytes, float_bytes, positions):
+    """The dynamic-range model ``quantized_bytes`` with the filters of its ``CONV_2D`` ops at ``positions``
+    (execution order) put back to the float32 filters of the same ops in ``float_bytes`` (the same
+    SavedModel converted without quantisation: the same ops in the same order; tensor names may differ).
+    An op whose filter is float again runs the float kernel. Returns the new flatbuffer; raises
+    ExportError if the two models' convolutions do not correspond."""
+    quantized = flatbuffer_utils.convert_bytearray_to_object(bytearray(quantized_bytes))
+    reference = flatbuffer_utils.convert_bytearray_to_object(bytearray(float_bytes))
+    sides = []
+    for model in (quantized, reference):
+        names = [flatbuffer_utils.opcode_to_name(model, i) for i in range(len(model.operatorCodes))]
+        sides.append((model.subgraphs[0], _convs(names, model.subgraphs[0])))
+    (q_graph, q_convs), (f_graph, f_convs) = sides
+    if len(q_convs) != len(f_convs):
+        raise ExportError(f"dynamic_int8: {len(q_convs)} convolutions after quantisation, {len(f_convs)} before")
+    for i in positions:
+        target, src = q_graph.tensors[q_convs[i].inputs[1]], f_graph.tensors[f_convs[i].inputs[1]]
+        if list(target.shape) != list(src.shape):
+            raise ExportError(f"dynamic_int8: convolution {i} has filter shape {list(target.shape)} after "
+                              f"quantisation, {list(src.shape)} before")
+        if target.type != _INT8:
+            continue  # below the quantiser's size threshold: already float
+        target.type, target.quantization = src.type, None
+        quantized.buffers[target.buffer].data = reference.buffers[src.buffer].data
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(quantized))
 
 
 def op_summary(model_bytes):
