@@ -43,14 +43,21 @@ FLAGS = flags.FLAGS
 
 
 def collect_models(export_dir, models, anchors):
-    """``{label: path}``: the export's files by name, extra models by name, anchors as ``anchor:name``."""
-    found = {}
+    """``{label: path}``: the export's files and extra models by file name, anchors as ``anchor: name``.
+    Files sharing a name (``demo/pose_int8.tflite`` and ``mobile/pose_int8.tflite``) are labelled with
+    their folder too, so no row replaces another."""
+    paths = []
     if export_dir:
         paths = sorted(glob.glob(os.path.join(export_dir, "*.tflite")))
         if not paths:
             raise ValueError(f"--export_dir {export_dir}: no .tflite files there")
-        found.update({os.path.basename(p): p for p in paths})
-    found.update({os.path.basename(p): p for p in models})
+    paths += list(models)
+    names = [os.path.basename(p) for p in paths]
+    found = {}
+    for name, path in zip(names, paths):
+        if names.count(name) > 1:
+            name = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(path))), name)
+        found[name] = path
     found.update({f"anchor: {os.path.basename(p)}": p for p in anchors})
     if not found:
         raise ValueError("nothing to time: pass --export_dir, --models or --anchor")

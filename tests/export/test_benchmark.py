@@ -37,5 +37,11 @@ def test_tool_collects_models(tmp_path):
         (tmp_path / name).write_bytes(b"")
     models = tool.collect_models(str(tmp_path), [], ["/x/hand_landmark_full.tflite"])
     assert list(models) == ["pose_fp32.tflite", "pose_int8.tflite", "anchor: hand_landmark_full.tflite"]
+    # Another export's file of the same name is a row of its own, both labelled with their folders.
+    other = tmp_path / "mobile"
+    other.mkdir()
+    (other / "pose_int8.tflite").write_bytes(b"")
+    models = tool.collect_models(str(tmp_path), [str(other / "pose_int8.tflite")], [])
+    assert list(models) == ["pose_fp32.tflite", f"{tmp_path.name}/pose_int8.tflite", "mobile/pose_int8.tflite"]
     with pytest.raises(ValueError, match=r"no .tflite files there"):
         tool.collect_models(str(tmp_path / "empty"), [], [])
