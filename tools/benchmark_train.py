@@ -31,7 +31,10 @@ training loop does. The printed lines:
   cached batch (target ≤ 1.15×). Means, not medians: a pipeline that stalls every few steps must count.
   Its ``cpu`` (step and pipeline threads together) minus the compute line's is the pipeline's CPU cost
   per image; CPU per image is less affected than the times by other processes loading the machine, and
-  ``cores / cpu per image`` estimates what the two together can reach on idle cores.
+  ``cores / cpu per image`` estimates what the two together can reach on idle cores. With
+  ``--cache_precrops`` (the demo) this is the steady state — both domains' precrop caches filled first,
+  untimed, as after a run's first epoch — and an indented line adds the cold figure (a fresh stream,
+  every sample read from disk).
 * ``peak RSS``: ``ru_maxrss`` of this process right after that configuration's timed steps (the demo runs
   first, so its figure is the demo's: model, optimizers, step graph, input pipeline and datasets).
 
@@ -275,6 +278,10 @@ def format_report(report, configs):
                          f"pipeline ({r['pipeline_images_per_s']:.1f} images/s) vs {r['cached_step_mean_s']:.3f} "
                          f"cached: {r['pipeline_ratio']:.2f}x (target <= {PIPELINE_TARGET:.2f}: {met}); cpu "
                          f"{r['pipeline_cpu_s_per_image'] * 1e3:.1f} ms/image")
+            if "cold_ratio" in r:
+                lines.append(f"    (warm precrop caches, filled untimed in {r['cache_fill_s']:.0f} s for "
+                             f"{r['cache_samples']} samples; cold, every sample read from disk as in a run's "
+                             f"first epoch: {r['cold_step_mean_s']:.3f} s/step = {r['cold_ratio']:.2f}x)")
         lines.append(f"  peak RSS after {name}: {r['peak_rss_mb']:.0f} MB")
     return lines
 
