@@ -220,15 +220,15 @@ def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, ste
                 "cpu_s_per_image": real["cpu_s"] / (steps * config.train.batch_size)}
 
     result = {"cached_step_mean_s": cached_mean}
-    first = timed(streams)
+    timing = timed(streams)
     if config.pipeline.cache_precrops:
-        result.update({f"cold_{k}": v for k, v in first.items()})
+        result.update({f"cold_{k}": v for k, v in timing.items()})
         t0 = time.perf_counter()
         with pipeline.surface_data_errors(bad_log):
             count = streams.synthetic.fill() + streams.real_train.fill()
         result.update(cache_fill_s=time.perf_counter() - t0, cache_samples=count)
-        first = timed(train_lib._Streams(config, streams.synthetic, streams.real_train, bad_log, strategy))
-    result.update({f"pipeline_{k}": v for k, v in first.items()})
+        timing = timed(train_lib._Streams(config, streams.synthetic, streams.real_train, bad_log, strategy))
+    result.update({f"pipeline_{k}": v for k, v in timing.items()})
     return result
 
 

@@ -138,7 +138,11 @@ def _convert_int8(saved_model_dir, representative, allow_flex, scope):
 
 def _graph(model_bytes):
     """``(op name of each operator code, subgraph 0)`` of a flatbuffer (custom ops are ``CUSTOM``)."""
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+    return _graph_of(flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes)))
+
+
+def _graph_of(model):
+    """:func:`_graph` of an already parsed (mutable) ``ModelT``."""
     names = [flatbuffer_utils.opcode_to_name(model, i) for i in range(len(model.operatorCodes))]
     return names, model.subgraphs[0]
 
@@ -195,11 +199,8 @@ def restore_float_weights(quantized_bytes, float_bytes, positions):
     ExportError if the two models' convolutions do not correspond."""
     quantized = flatbuffer_utils.convert_bytearray_to_object(bytearray(quantized_bytes))
     reference = flatbuffer_utils.convert_bytearray_to_object(bytearray(float_bytes))
-    sides = []
-    for model in (quantized, reference):
-        names = [flatbuffer_utils.opcode_to_name(model, i) for i in range(len(model.operatorCodes))]
-        sides.append((model.subgraphs[0], _convs(names, model.subgraphs[0])))
-    (q_graph, q_convs), (f_graph, f_convs) = sides
+    (q_names, q_graph), (f_names, f_graph) = _graph_of(quantized), _graph_of(reference)
+    q_convs, f_convs = _convs(q_names, q_graph), _convs(f_names, f_graph)
     if len(q_convs) != len(f_convs):
         raise ExportError(f"dynamic_int8: {len(q_convs)} convolutions after quantisation, {len(f_convs)} before")
     for i in positions:
