@@ -1,7 +1,8 @@
 """The 2.5D pose codec: projection, the scale-invariant 2.5D encoding (Eq. 7) and its inverses.
 
 This module is the one place where 3D poses become training targets and predictions become 3D again
-(STYLE.md §2): the input pipeline encodes with :func:`xyz_to_25d`, the evaluation decodes with
+(STYLE.md §2): the input pipeline encodes with :func:`relative_depth` (the depth part of :func:`xyz_to_25d`;
+its crops' uv come from the crop's affine), the evaluation decodes with
 :func:`xyz_from_25d` (global scale and root depth known, DESIGN.md §4) or, without a known root depth,
 with :func:`solve_root_depth` (Iqbal et al. 2018, with the factor 2 their published ``b`` drops).
 
@@ -85,6 +86,38 @@ def project(xyz, K):
     return _maybe_single(uv.astype(np.float32), single)
 
 
+def check_intrinsics(K):
+    """Raises ValueError unless ``K`` is one finite, invertible ``[3, 3]`` matrix."""
+    _as_intrinsics(K, 1)
+
+
+def relative_depth(xyz):
+    """The depth part of the 2.5D encoding (Eq. 7): what :func:`xyz_to_25d` returns besides ``uv``.
+
+    Args:
+      xyz: ``[N, K, 3]`` or ``[K, 3]`` mm, camera frame; every Z > 0, finite.
+    Returns:
+      dict with ``z_rel`` ``[N, K]`` (``(Z - Z_root) / scale``), ``scale`` ``[N]`` mm (reference bone
+      length) and ``root_depth`` ``[N]`` mm (``Z_root``); float32.
+    Raises:
+      ValueError: wrong shape, NaN, non-positive depth or a zero-length reference bone.
+    """
+    xyz, single = _as_batch(xyz, "xyz", 3)
+    if np.any(xyz[..., 2] <= 0):
+        bad = np.unique(np.nonzero(xyz[..., 2] <= 0)[0])
+        raise ValueError(f"xyz: non-positive depth Z in sample(s) {bad[:10].tolist()}")
+    a, b = REF_BONE
+    scale = np.linalg.norm(xyz[:, a] - xyz[:, b], axis=-1)
+    if np.any(scale <= 1e-9):
+        bad = np.nonzero(scale <= 1e-9)[0]
+        raise ValueError(f"xyz: zero-length reference bone {REF_BONE} in sample(s) {bad[:10].tolist()}")
+    root_depth = xyz[:, ROOT, 2]
+    z_rel = (xyz[..., 2] - root_depth[:, None]) / scale[:, None]
+    out = {"z_rel": z_rel.astype(np.float32), "scale": scale.astype(np.float32),
+           "root_depth": root_depth.astype(np.float32)}
+    return {k: v[0] for k, v in out.items()} if single else out
+
+
 def xyz_to_25d(xyz, K):
     """Encodes 3D poses as 2.5D (Eq. 7).
 
@@ -97,23 +130,8 @@ def xyz_to_25d(xyz, K):
     Raises:
       ValueError: wrong shapes, NaN, non-positive depth or a zero-length reference bone.
     """
-    xyz, single = _as_batch(xyz, "xyz", 3)
-    if np.any(xyz[..., 2] <= 0):
-        bad = np.unique(np.nonzero(xyz[..., 2] <= 0)[0])
-        raise ValueError(f"xyz: non-positive depth Z in sample(s) {bad[:10].tolist()}")
-    uv = project(xyz, K)
-    a, b = REF_BONE
-    scale = np.linalg.norm(xyz[:, a] - xyz[:, b], axis=-1)
-    if np.any(scale <= 1e-9):
-        bad = np.nonzero(scale <= 1e-9)[0]
-        raise ValueError(f"xyz: zero-length reference bone {REF_BONE} in sample(s) {bad[:10].tolist()}")
-    root_depth = xyz[:, ROOT, 2]
-    z_rel = (xyz[..., 2] - root_depth[:, None]) / scale[:, None]
-    out = {"uv": uv, "z_rel": z_rel.astype(np.float32), "scale": scale.astype(np.float32),
-           "root_depth": root_depth.astype(np.float32)}
-    if single:
-        out = {k: v[0] for k, v in out.items()}
-    return out
+    depth = relative_depth(xyz)
+    return dict(depth, uv=project(xyz, K))
 
 
 def _normalised_rays(uv, K):

@@ -125,6 +125,10 @@ def test_bad_K_and_depths(rng):
         geometry.xyz_to_25d(xyz, np.eye(4))
     with pytest.raises(ValueError, match=r"K: not finite or not invertible"):
         geometry.xyz_to_25d(xyz, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"K: not finite or not invertible"):
+        geometry.check_intrinsics(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"K: expected shape"):
+        geometry.check_intrinsics(np.eye(3)[None].repeat(2, 0))
     neg = xyz.copy()
     neg[1, 5, 2] = -10
     with pytest.raises(ValueError, match=r"non-positive depth Z in sample\(s\) \[1\]"):

@@ -121,6 +121,48 @@ def test_tf_data_keeps_labels_consistent():
     assert el["image"].shape == (4, 64, 64, 3) and el["has_3d"].all() and (el["domain"] == 0).all()
 
 
+def test_batches_are_the_seeded_per_sample_processing():
+    # The map processes a chunk of samples per call; each element must still be exactly process_sample of
+    # that sample with its own generator (seed, stream, epoch, index), in the epoch's permuted order.
+    source, target = FakeHands(5, right=[3]), FakeHands(3, domain=1, seed=1, with_mask=False)
+    batches = _take(pipeline.make_train_dataset(source, target, SMALL, 4, seed=7), 3)
+    for stream, key, ds in ((pipeline.SOURCE_STREAM, "source", source), (pipeline.TARGET_STREAM, "target", target)):
+        n = len(ds)
+        order = np.concatenate([pipeline.epoch_order(n, 7, stream, e) for e in range(3)])
+        got = np.concatenate([b[key]["index"] for b in batches])
+        np.testing.assert_array_equal(got, order[:6])
+        for position, index in enumerate(got):
+            epoch = position // n
+            expect = pipeline.process_sample(ds[index], SMALL, np.random.default_rng([7, stream, epoch, index]))
+            b, row = batches[position // 2][key], position % 2
+            for field in pipeline.FIELDS:
+                np.testing.assert_array_equal(b[field][row], expect[field], err_msg=f"{key} {position} {field}")
+
+
+def test_skip_mode_keeps_training_batches_full(log):
+    ds = FakeHands(5, bad=[2])
+    cfg = dataclasses.replace(SMALL, on_bad_sample="skip")
+    batches = _take(pipeline.make_source_dataset(ds, cfg, 3, seed=0, log=log), 4)
+    indices = np.concatenate([b["index"] for b in batches])
+    assert all(len(b["index"]) == 3 for b in batches) and 2 not in indices
+    assert sorted(indices[:4]) == [0, 1, 3, 4]  # the first epoch without the bad sample
+
+
+def test_labels_the_codec_refuses_are_a_data_error_naming_the_sample(log):
+    class ZeroBone(FakeHands):
+        def __getitem__(self, i):
+            sample = super().__getitem__(i)
+            if i == 1:
+                sample["xyz"] = sample["xyz"].copy()
+                sample["xyz"][12] = sample["xyz"][0]
+            return sample
+
+    dataset = pipeline.make_eval_dataset(ZeroBone(3), SMALL, 3, log=log)
+    with pytest.raises(DataError, match=r"fake/00001: sample 1: .*zero-length reference bone"):
+        with pipeline.surface_data_errors(log):
+            _take(dataset, 1)
+
+
 def test_mirrored_sample_is_the_flip_the_formula_says():
     ds = FakeHands(1, right=[0])
     sample = ds[0]
