@@ -126,10 +126,9 @@ def main(argv):
         # Later epochs with --cache_precrops (as the demo trains): warm the caches with one pass over both
         # domains, then time the same stream.
         source, target = (PrecropCache(ds, cfg.input_size, cfg.precrop_factor, cfg.crop_margin,
-                                       cfg.min_crop_size) for ds in (source, target))
+                                       cfg.min_crop_size, cfg.mirror_right) for ds in (source, target))
         for ds in (source, target):
-            for i in range(len(ds)):
-                ds[i]
+            ds.fill()
         dataset = pipeline.make_train_dataset(source, target, cfg, FLAGS.batch_size, seed=0)
         report(time_pipeline(dataset, FLAGS.batch_size, FLAGS.steps, FLAGS.warmup),
                "train pipeline, warm precrop cache")

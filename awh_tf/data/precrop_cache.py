@@ -8,6 +8,10 @@ the same affine; later reads return it. The pipeline's own crop (:func:`awh_tf.d
 then works on the small square exactly as on the full image — the square covers the largest augmented crop
 (``factor`` × the un-jittered crop side: scale jitter, centre jitter and a 45° rotation need about 1.86).
 
+With ``mirror_right`` (the pipeline's option of the same name) a right hand's square is stored mirrored to a left
+one (:func:`awh_tf.data.pipeline.mirror_sample`, an exact flip), so the pipeline does not flip it again at every
+read; the crops are the same either way.
+
 Legend: R = ``size`` px. The cached sample keeps the loader's dict keys; ``image`` ``[R, R, 3]`` uint8,
 ``depth`` ``[R, R]`` float32 mm (0 = none) or None, ``mask`` ``[R, R]`` bool or None, ``uv`` ``[21, 2]`` px
 in the square, ``K`` ``[3, 3]`` = ``A @ K`` (projects the unchanged ``xyz`` into the square).
@@ -25,6 +29,7 @@ import threading
 import numpy as np
 
 from awh_tf.data import crop
+from awh_tf.data.pipeline import mirror_sample
 
 
 def precrop_sample(sample, size, factor, margin, min_crop_size):
@@ -52,13 +57,15 @@ class PrecropCache:
         crop keeps 1.25× the input resolution.
       factor, margin, min_crop_size: the square's side relative to the pipeline's crop box, and that box's
         margin and minimum (image px), as in :class:`awh_tf.data.pipeline.PipelineConfig`.
+      mirror_right: store right hands mirrored (see the module docstring).
     Thread-safe for the parallel ``tf.data`` map (a race computes a sample twice, harmlessly).
     """
 
-    def __init__(self, ds, input_size, factor=2.0, margin=0.2, min_crop_size=32.0):
+    def __init__(self, ds, input_size, factor=2.0, margin=0.2, min_crop_size=32.0, mirror_right=False):
         if factor < 1.0:
             raise ValueError(f"precrop_factor: expected >= 1, got {factor}")
         self.ds, self.factor, self.margin, self.min_crop_size = ds, factor, margin, min_crop_size
+        self.mirror_right = mirror_right
         self.size = int(math.ceil(1.25 * factor * input_size))
         self._cache = {}
         self._lock = threading.Lock()
@@ -82,6 +89,8 @@ class PrecropCache:
         hit = self._cache.get(index)
         if hit is None:
             hit = precrop_sample(self.ds[index], self.size, self.factor, self.margin, self.min_crop_size)
+            if self.mirror_right and hit["hand"] == "right":
+                hit = mirror_sample(hit)
             with self._lock:
                 self._cache[index] = hit
         return hit

@@ -170,7 +170,7 @@ class _Streams:
         p = config.pipeline
         if p.cache_precrops:  # one cache per domain, shared by both phases' streams (or passed in, filled)
             wrap = lambda ds: ds if isinstance(ds, PrecropCache) else PrecropCache(  # noqa: E731
-                ds, p.input_size, p.precrop_factor, p.crop_margin, p.min_crop_size)
+                ds, p.input_size, p.precrop_factor, p.crop_margin, p.min_crop_size, p.mirror_right)
             synthetic, real_train = wrap(synthetic), wrap(real_train)
         self.config, self.synthetic, self.real_train, self.log = config, synthetic, real_train, log
         self.strategy = strategy

@@ -54,6 +54,20 @@ def test_crop_from_cache_equals_crop_from_full_image(index):
     assert np.abs(via_cache["image"] - direct["image"]).mean() < 0.05  # two-stage resampling only
 
 
+def test_mirrored_cache_gives_the_same_crops():
+    # A right hand stored mirrored is not flipped again by the pipeline: same bytes as flipping at each read.
+    ds = _FakeLoader()
+    cfg = pipeline.PipelineConfig(input_size=32, depth_size=8)
+    plain = PrecropCache(ds, cfg.input_size, 2.0, cfg.crop_margin, cfg.min_crop_size)
+    mirrored = PrecropCache(ds, cfg.input_size, 2.0, cfg.crop_margin, cfg.min_crop_size, mirror_right=True)
+    assert mirrored[1]["hand"] == "left" and plain[1]["hand"] == "right" and mirrored[0]["hand"] == "left"
+    for index in (0, 1):
+        a = pipeline.process_sample(plain[index], cfg, np.random.default_rng(index))
+        b = pipeline.process_sample(mirrored[index], cfg, np.random.default_rng(index))
+        for key in pipeline.FIELDS:
+            np.testing.assert_array_equal(b[key], a[key], err_msg=key)
+
+
 def test_each_sample_is_read_once():
     ds = _FakeLoader()
     cache = PrecropCache(ds, 32)
