@@ -75,7 +75,8 @@ class PipelineConfig:
       real_has_3d: oracle mode: mark real-domain samples as having 3D labels (``has_3d``).
       on_bad_sample: ``"raise"`` stops at a sample that cannot be read (the loader's one-line DataError);
         ``"skip"`` drops it and records it (:func:`skipped_report`).
-      num_parallel_calls: parallel map calls; ``-1`` = ``tf.data.AUTOTUNE``.
+      num_parallel_calls: parallel map calls, each processing one batch-sized chunk of samples;
+        ``-1`` = ``tf.data.AUTOTUNE``.
       deterministic: keep the map's output order fixed (exact reruns) at some cost in throughput.
       cache_precrops: keep each training sample's hand region in memory after its first read
         (``awh_tf.data.precrop_cache``): later epochs skip PNG decoding and depth registration.
