@@ -16,6 +16,7 @@ For a split other than ``test`` the files are ``eval_<split>.json``, ``pck_<spli
 import dataclasses
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -211,8 +212,6 @@ def run_tool(argv, call):
     Args:
       argv: absl's argv.  call: ``call(FLAGS, data_overrides)`` running the tool.
     """
-    import sys
-
     from absl import app, flags
 
     if len(argv) > 1:
