@@ -104,55 +104,102 @@ def hull_mask(uv, size, radius):
     return mask.astype(bool)
 
 
-def normalise_depth(depth, hand, root_depth, scale, window):
-    """The normalised depth image of DESIGN.md §1's depth regularizer, ``D_n = (d_max - d) / d_range``.
-
-    The window is centred on the root: ``d_max = Z_root + window·scale``, ``d_range = 2·window·scale``, so
-    ``D_n`` is 0.5 at the root's depth and depends only on the scale-free pose (the quantity the regularizer
-    predicts from ``z_rel``). Pixels off the hand, without a measurement, or outside the window (occluders in
-    front, background behind) are 0; the rest is clipped to ``[0, 1]``.
+def hand_region(uv, visible, size, dilation):
+    """The hand region of a depth target without a mask: the convex hull of the visible 2D keypoints,
+    dilated by ``dilation`` times their larger 2D extent (keypoints are joint centres; the hand's surface
+    extends about a finger's radius beyond them, ~0.1 of the hand's extent). 2D only: no 3D label enters.
 
     Args:
-      depth: ``[D, D]`` mm (0 = none).  hand: ``[D, D]`` bool hand region.
-      root_depth: Z_root mm.  scale: reference bone length mm.  window: half-width in bone lengths.
+      uv: ``[K, 2]`` px in the ``size``² target image.  visible: ``[K]`` bool (all if none is visible).
+      size: D px.  dilation: fraction of the keypoints' larger extent.
+    Returns:
+      ``[size, size]`` bool.
+    """
+    uv = np.asarray(uv, dtype=np.float64)
+    visible = np.asarray(visible, dtype=bool)
+    pts = uv[visible] if visible.any() else uv
+    extent = float(np.max(pts.max(axis=0) - pts.min(axis=0)))
+    return hull_mask(pts, size, dilation * extent)
+
+
+def hand_depth_statistics(depth, hand, uv, visible, band_mm, min_range_mm=10.0):
+    """``(d_max, d_range)`` mm of the hand in a measured depth image: paper Eq. 9's "max depth value and
+    depth range of hand", from the depth image and the 2D keypoints only.
+
+    The hand region (a mask or :func:`hand_region`) also holds background seen between the fingers and
+    occluders, so the statistics are robust ones: the hand's depth level is the median of the measured
+    depth at the visible keypoints (each the median valid depth of its 3×3 px neighbourhood; the
+    keypoints lie on the hand, so the median ignores the few that land on a gap or an occluder), the hand's pixels are
+    those of the region within ``band_mm`` of that level (a human hand spans < 200 mm in depth), and
+    ``d_max`` / ``d_min`` are their 98th / 2nd percentiles (a few noisy pixels cannot stretch the range).
+
+    Args:
+      depth: ``[D, D]`` mm (0 = no measurement).  hand: ``[D, D]`` bool hand region.
+      uv: ``[K, 2]`` px in the D² image.  visible: ``[K]`` bool.
+      band_mm: half-width of the band around the keypoints' depth level.
+      min_range_mm: smallest ``d_range`` (a hand seen flat-on has a tiny one).
+    Returns:
+      ``(d_max, d_range, pixels)``: mm, mm and the ``[D, D]`` bool hand pixels; ``(0, 0, all False)`` when
+      no visible keypoint or no hand pixel has a measurement.
+    """
+    size = depth.shape[0]
+    uv = np.asarray(uv, dtype=np.float64)
+    visible = np.asarray(visible, dtype=bool)
+    levels = []
+    for u, v in np.round(uv[visible]).astype(int):
+        patch = depth[max(v - 1, 0):max(v + 2, 0), max(u - 1, 0):max(u + 2, 0)]
+        patch = patch[patch > 0]
+        if patch.size:
+            levels.append(np.median(patch))
+    none = (0.0, 0.0, np.zeros((size, size), bool))
+    if not levels:
+        return none
+    level = float(np.median(levels))
+    pixels = hand & (depth > 0) & (np.abs(depth - level) <= band_mm)
+    if not pixels.any():
+        return none
+    d_min, d_max = np.percentile(depth[pixels], [2.0, 98.0])
+    return float(d_max), float(max(d_max - d_min, min_range_mm)), pixels
+
+
+def normalise_depth(depth, pixels, d_max, d_range):
+    """The normalised depth image of the depth regularizer (paper Eq. 9), ``D_n = (d_max - d) / d_range``,
+    on the hand's ``pixels``, clipped to ``[0, 1]``; 0 elsewhere (background, no measurement).
+
+    Args:
+      depth: ``[D, D]`` mm.  pixels: ``[D, D]`` bool.  d_max, d_range: mm (:func:`hand_depth_statistics`).
     Returns:
       ``[D, D]`` float32 in ``[0, 1]``.
     """
-    d_max = root_depth + window * scale
-    d_range = 2.0 * window * scale
-    depth = depth.astype(np.float32)
-    valid = hand & (depth > 0) & (depth <= d_max) & (depth >= d_max - d_range)
-    out = np.where(valid, (d_max - depth) / d_range, 0.0)
+    if d_range <= 0:
+        return np.zeros(depth.shape, np.float32)
+    out = np.where(pixels, (d_max - depth.astype(np.float32)) / np.float32(d_range), 0.0)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def depth_target(depth, mask, A, K, xyz, size, root_depth, scale, window, hull_dilation):
-    """The hand's depth cropped with ``A`` (nearest, so no value mixes across the hand border), normalised.
+def depth_target(depth, mask, A, uv, visible, size, dilation, band_mm):
+    """The hand's depth cropped with ``A`` (nearest, so no value mixes across the hand border), normalised
+    by Eq. 9 with the hand's own depth statistics.
 
-    The hand region is the loader's mask when there is one (RHD); without one (STB) it is the convex hull
-    of the 21 keypoints dilated by ``hull_dilation`` reference-bone lengths (converted to px at the root's
-    depth), which together with the depth window excludes the background and the arm beyond the wrist.
+    Weak labels only (DESIGN.md §1): the image's depth, the 2D keypoints with visibility and, where the
+    dataset has one, the hand mask (RHD) — no 3D label, so the real domain's target cannot leak its 3D
+    pose. Without a mask (STB) the hand region is :func:`hand_region`.
 
     Args:
       depth: ``[H, W]`` mm, registered to the image.  mask: ``[H, W]`` bool or None.
       A: ``[3, 3]`` image px → target px (a crop's affine followed by ``resize_affine(S, size)``).
-      K: ``[3, 3]`` the image's intrinsics.  xyz: ``[K, 3]`` mm, camera frame.  size: D px.
-      root_depth, scale: mm (from ``geometry.xyz_to_25d``).  window: see :func:`normalise_depth`.
-      hull_dilation: bone lengths.
+      uv: ``[K, 2]`` px, image frame.  visible: ``[K]`` bool.  size: D px.
+      dilation: see :func:`hand_region`.  band_mm: see :func:`hand_depth_statistics`.
     Returns:
-      ``[size, size]`` float32 in ``[0, 1]``.
+      ``(target [size, size] float32 in [0, 1], found)``: ``found`` False when no hand depth was measured
+      (no valid depth at any visible keypoint, or none in the band): the target is then all 0 and must not
+      supervise.
     """
     crop = warp(depth.astype(np.float32), A, size, nearest=True)
+    uv_d = apply_affine(A, uv)
     if mask is not None:
         hand = warp(mask.astype(np.uint8), A, size, nearest=True).astype(bool)
     else:
-        K_d = np.asarray(A, dtype=np.float64) @ np.asarray(K, dtype=np.float64)
-        root = np.asarray(xyz[0], dtype=np.float64)
-        step = _project(K_d, np.stack([root, root + [hull_dilation * scale, 0.0, 0.0]]))
-        hand = hull_mask(_project(K_d, xyz), size, float(np.linalg.norm(step[1] - step[0])))
-    return normalise_depth(crop, hand, root_depth, scale, window)
-
-
-def _project(K, xyz):
-    p = np.asarray(xyz, dtype=np.float64) @ np.asarray(K, dtype=np.float64).T  # [K, 3] homogeneous px
-    return p[:, :2] / p[:, 2:3]
+        hand = hand_region(uv_d, visible, size, dilation)
+    d_max, d_range, pixels = hand_depth_statistics(crop, hand, uv_d, visible, band_mm)
+    return normalise_depth(crop, pixels, d_max, d_range), d_range > 0

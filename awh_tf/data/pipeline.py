@@ -12,17 +12,29 @@ batch, with a leading B) is a dict of
 =================  ===================  ==========================================================
 ``image``          float32 [S, S, 3]    RGB in [0, 1]
 ``uv``             float32 [K, 2]       px, crop frame
-``z_rel``          float32 [K]          ``(Z - Z_root) / scale`` (Eq. 7); use only where ``has_3d``
+``z_rel``          float32 [K]          ``(Z - Z_root) / scale`` (Eq. 7); 0 unless ``has_3d``
 ``visible``        bool [K]             the loader's visibility (not changed by the crop)
-``depth_target``   float32 [D, D]       normalised hand depth in [0, 1], 0 off the hand (crop.py)
+``depth_target``   float32 [D, D]       Eq. 9 hand depth in [0, 1], 0 off the hand (crop.py); 0 unless
+                                        ``has_depth``
 ``domain``         int32 []             0 synthetic (RHD), 1 real (STB)
-``has_3d``         bool []              True for synthetic; for real only if ``cfg.real_has_3d``
-``xyz``            float32 [K, 3]       mm, camera frame, after mirroring (for evaluation)
+``has_2d``         bool []              the 2D keypoints may supervise this sample
+``has_depth``      bool []              its depth image may supervise it (depth regularizer; False also
+                                        when no hand depth was measured: crop.depth_target)
+``has_3d``         bool []              its 3D labels may supervise it
+``xyz``            float32 [K, 3]       mm, camera frame, after mirroring; 0 unless ``has_3d``
 ``crop_K``         float32 [3, 3]       ``A @ K``: projects ``xyz`` to ``uv``
-``scale``          float32 []           mm, reference bone length (0, 12)
-``root_depth``     float32 []           mm, Z of the palm
+``scale``          float32 []           mm, reference bone length (0, 12); 0 unless ``has_3d``
+``root_depth``     float32 []           mm, Z of the palm; 0 unless ``has_3d``
 ``index``          int32 []             the loader's sample index
 =================  ===================  ==========================================================
+
+Label budgets (:class:`Labels`): a sample is processed with the labels its stream may use. The synthetic
+stream and evaluation use all of them; the real training stream uses the run's budget
+(``TrainConfig.target_labels``, :func:`target_labels`): without 3D in the budget, the sample's ``xyz`` is never
+read, so the real domain's training batches do not depend on its 3D labels at all (weak labels are weak:
+the 2D keypoints with visibility and the depth image). The crop box comes from the 2D keypoints in every
+budget, as it does in evaluation (it stands in for a hand detector); a budget without 2D only does not
+*supervise* with them.
 
 Order and randomness: the training streams visit a fresh permutation of their dataset every epoch,
 computed from ``(seed, stream, epoch)``; each sample's augmentation generator is seeded from
@@ -44,9 +56,46 @@ from awh_tf.data import augment, crop
 from awh_tf.data.errors import DataError
 from awh_tf.keypoints import NUM_KEYPOINTS, mirror_K, mirror_uv, mirror_xyz
 
-FIELDS = ("image", "uv", "z_rel", "visible", "depth_target", "domain", "has_3d", "xyz", "crop_K",
-          "scale", "root_depth", "index")
+FIELDS = ("image", "uv", "z_rel", "visible", "depth_target", "domain", "has_2d", "has_depth", "has_3d", "xyz",
+          "crop_K", "scale", "root_depth", "index")
 SOURCE_STREAM, TARGET_STREAM = 0, 1
+TARGET_LABEL_BUDGETS = ("none", "2d", "2d_depth", "3d")
+
+
+@dataclasses.dataclass(frozen=True)
+class Labels:
+    """Which labels of a sample may be used: 2D keypoints, the depth image, the 3D keypoints."""
+
+    has_2d: bool = True
+    has_depth: bool = True
+    has_3d: bool = True
+
+
+ALL_LABELS = Labels()
+NO_LABELS = Labels(False, False, False)
+
+
+def budget_labels(budget):
+    """The :class:`Labels` of a label budget (``none``, ``2d``, ``2d_depth`` = the paper, ``3d`` = oracle)."""
+    if budget not in TARGET_LABEL_BUDGETS:
+        raise ValueError(f"target_labels: expected one of {TARGET_LABEL_BUDGETS}, got {budget!r}")
+    return Labels(has_2d=budget != "none", has_depth=budget in ("2d_depth", "3d"), has_3d=budget == "3d")
+
+
+def labelled_frames(n, fraction, seed):
+    """``[n]`` bool: the frames whose labels are used, ``round(fraction·n)`` of them chosen by ``seed``."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"target_label_fraction: expected a value in [0, 1], got {fraction}")
+    chosen = np.zeros(n, bool)
+    chosen[np.random.default_rng([seed, 0x1abe1]).permutation(n)[:int(round(fraction * n))]] = True
+    return chosen
+
+
+def target_labels(n, budget, fraction=1.0, seed=0):
+    """``labels_of(index) -> Labels`` of a real training set of ``n`` frames under a budget and a fraction
+    (the unlabelled frames still feed the critic)."""
+    labels, chosen = budget_labels(budget), labelled_frames(n, fraction, seed)
+    return lambda index: labels if chosen[index] else NO_LABELS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,12 +116,10 @@ class PipelineConfig:
       noise_prob, noise_std_max: probability and largest std of Gaussian pixel noise ([0, 1] units).
       augment: apply the train-time augmentation in the training streams (never in evaluation).
       mirror_right: mirror right hands to left ones (DESIGN.md §2).
-      depth_window: half-width of the depth normalisation window in reference-bone lengths
-        (``d_max = Z_root + w·scale``, ``d_range = 2·w·scale``). The fingertips lie about 3 bone lengths
-        from the palm, so 3 keeps the whole hand in range for any orientation but the rarest.
-      hull_dilation: without a hand mask (STB), the hand region is the keypoints' convex hull dilated by
-        this many bone lengths (about a finger's radius plus label noise).
-      real_has_3d: oracle mode: mark real-domain samples as having 3D labels (``has_3d``).
+      hand_region_dilation: without a hand mask (STB), the depth target's hand region is the visible 2D
+        keypoints' convex hull dilated by this fraction of their larger 2D extent (about a finger's radius).
+      hand_depth_band_mm: the depth target's hand pixels lie within this many mm of the measured depth at
+        the keypoints (a human hand spans < 200 mm in depth; background and occluders beyond are dropped).
       on_bad_sample: ``"raise"`` stops at a sample that cannot be read (the loader's one-line DataError);
         ``"skip"`` drops it and records it (:func:`skipped_report`).
       num_parallel_calls: parallel map calls, each processing one batch-sized chunk of samples;
@@ -102,9 +149,8 @@ class PipelineConfig:
     noise_std_max: float = 0.03
     augment: bool = True
     mirror_right: bool = True
-    depth_window: float = 3.0
-    hull_dilation: float = 0.3
-    real_has_3d: bool = False
+    hand_region_dilation: float = 0.1
+    hand_depth_band_mm: float = 120.0
     on_bad_sample: str = "raise"
     num_parallel_calls: int = -1
     deterministic: bool = True
@@ -123,8 +169,8 @@ class PipelineConfig:
         if self.crop_margin < 0 or self.min_crop_size <= 0 or not 0 <= self.scale_jitter < 1:
             raise ValueError("PipelineConfig: need crop_margin >= 0, min_crop_size > 0, "
                              "0 <= scale_jitter < 1")
-        if self.depth_window <= 0 or self.hull_dilation < 0:
-            raise ValueError("PipelineConfig: need depth_window > 0 and hull_dilation >= 0")
+        if self.hand_region_dilation < 0 or self.hand_depth_band_mm <= 0:
+            raise ValueError("PipelineConfig: need hand_region_dilation >= 0 and hand_depth_band_mm > 0")
         if self.num_parallel_calls == 0 or self.num_parallel_calls < -1:
             raise ValueError(f"PipelineConfig: num_parallel_calls must be >= 1 or -1, "
                              f"got {self.num_parallel_calls}")
@@ -213,7 +259,7 @@ def mirror_sample(sample):
                 xyz=mirror_xyz(sample["xyz"]), K=mirror_K(sample["K"], width), hand="left")
 
 
-def process_sample(sample, cfg, rng=None):
+def process_sample(sample, cfg, rng=None, labels=ALL_LABELS):
     """Turns one loader sample into one pipeline element (numpy; see the module docstring's table).
 
     Args:
@@ -223,6 +269,7 @@ def process_sample(sample, cfg, rng=None):
         "left"/"right", ``index``, ``domain``.
       cfg: a :class:`PipelineConfig`.
       rng: ``np.random.Generator`` for the train-time augmentation, or None for none.
+      labels: the :class:`Labels` this sample may use; without ``has_3d`` its ``xyz`` is not read.
     Returns:
       dict of numpy arrays keyed by :data:`FIELDS`.
     Raises:
@@ -231,9 +278,14 @@ def process_sample(sample, cfg, rng=None):
     if cfg.mirror_right and sample["hand"] == "right":
         sample = mirror_sample(sample)
     image, depth, mask = sample["image"], sample["depth"], sample.get("mask")
-    uv, xyz, K = sample["uv"], sample["xyz"], sample["K"]
+    uv, K = sample["uv"], sample["K"]
     visible = np.asarray(sample["visible"], dtype=bool)
-    code = geometry.relative_depth(xyz)  # the crop's uv come from its affine, not from projecting xyz
+    if labels.has_3d:
+        xyz = np.asarray(sample["xyz"], dtype=np.float32)
+        code = geometry.relative_depth(xyz)  # the crop's uv come from its affine, not from projecting xyz
+    else:
+        xyz = np.zeros((NUM_KEYPOINTS, 3), np.float32)
+        code = {"z_rel": np.zeros(NUM_KEYPOINTS, np.float32), "scale": 0.0, "root_depth": 0.0}
     geometry.check_intrinsics(K)
     centre, side = crop.crop_box(uv, visible, cfg.crop_margin, cfg.min_crop_size)
     angle = 0.0
@@ -244,12 +296,10 @@ def process_sample(sample, cfg, rng=None):
     image = crop.warp(image, A, S).astype(np.float32) * np.float32(1.0 / 255.0)
     if rng is not None:
         image = augment.photometric(image, rng, cfg)
-    if depth is None:  # a loader built with with_depth=False (evaluation): no measurement anywhere
-        depth_target = np.zeros((D, D), np.float32)
-    else:
-        depth_target = crop.depth_target(depth, mask, crop.resize_affine(S, D) @ A, K, xyz, D,
-                                         code["root_depth"], code["scale"], cfg.depth_window,
-                                         cfg.hull_dilation)
+    depth_target, has_depth = np.zeros((D, D), np.float32), False
+    if depth is not None and labels.has_depth:  # None: e.g. a loader built with with_depth=False (evaluation)
+        depth_target, has_depth = crop.depth_target(depth, mask, crop.resize_affine(S, D) @ A, uv, visible, D,
+                                                    cfg.hand_region_dilation, cfg.hand_depth_band_mm)
     domain = int(sample["domain"])
     return {
         "image": image,
@@ -258,8 +308,10 @@ def process_sample(sample, cfg, rng=None):
         "visible": visible,
         "depth_target": depth_target,
         "domain": np.int32(domain),
-        "has_3d": np.bool_(domain == 0 or cfg.real_has_3d),
-        "xyz": np.asarray(xyz, dtype=np.float32),
+        "has_2d": np.bool_(labels.has_2d),
+        "has_depth": np.bool_(has_depth),
+        "has_3d": np.bool_(labels.has_3d),
+        "xyz": xyz,
         "crop_K": crop.crop_intrinsics(A, K),
         "scale": np.float32(code["scale"]),
         "root_depth": np.float32(code["root_depth"]),
@@ -272,7 +324,7 @@ def _specs(cfg):
     S, D, K = cfg.input_size, cfg.depth_size, NUM_KEYPOINTS
     return {"image": (tf.float32, (S, S, 3)), "uv": (tf.float32, (K, 2)), "z_rel": (tf.float32, (K,)),
             "visible": (tf.bool, (K,)), "depth_target": (tf.float32, (D, D)), "domain": (tf.int32, ()),
-            "has_3d": (tf.bool, ()), "xyz": (tf.float32, (K, 3)), "crop_K": (tf.float32, (3, 3)),
+            "has_2d": (tf.bool, ()), "has_depth": (tf.bool, ()), "has_3d": (tf.bool, ()), "xyz": (tf.float32, (K, 3)), "crop_K": (tf.float32, (3, 3)),
             "scale": (tf.float32, ()), "root_depth": (tf.float32, ()), "index": (tf.int32, ())}
 
 
@@ -306,14 +358,15 @@ def _order_dataset(n, seed, stream, start):
     return tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(one_epoch)
 
 
-def _map_samples(ds, cfg, pairs, stream, aug_seed, log, chunk):
+def _map_samples(ds, cfg, pairs, stream, aug_seed, log, chunk, labels_of=None):
     """Maps ``(index, epoch)`` pairs to elements (unbatched), ``chunk`` samples per ``tf.numpy_function``.
 
     One Python call per chunk rather than per sample: tf.data's per-call cost (the call, ~14 outputs to
     convert) is about as large as the numpy work of one small crop. The chunks run in a parallel map and
     are split back into elements, so the result is the same for any ``chunk``. ``aug_seed`` None disables
     augmentation; otherwise each sample's generator is seeded from ``(aug_seed, stream, epoch, index)``, so
-    the result does not depend on thread scheduling or chunking either.
+    the result does not depend on thread scheduling or chunking either. ``labels_of(index)`` gives each
+    sample's :class:`Labels` (default: all).
     """
     specs = _specs(cfg)
     name = ("source", "target", "eval")[stream]
@@ -324,7 +377,7 @@ def _map_samples(ds, cfg, pairs, stream, aug_seed, log, chunk):
         try:
             sample = ds[index]
             try:
-                out = process_sample(sample, cfg, rng)
+                out = process_sample(sample, cfg, rng, ALL_LABELS if labels_of is None else labels_of(index))
             except ValueError as e:  # labels the codec refuses are bad data, not a pipeline bug
                 raise DataError.at(sample.get("name", type(ds).__name__), e, index) from e
         except DataError as err:
@@ -363,12 +416,12 @@ def _check_batch(batch_size, even=False):
         raise ValueError(f"batch_size: expected {kind} integer, got {batch_size}")
 
 
-def _training_stream(ds, cfg, batch_size, seed, start_step, stream, log):
+def _training_stream(ds, cfg, batch_size, seed, start_step, stream, log, labels_of=None):
     """One infinite, per-epoch reshuffled, augmented stream of ``batch_size`` batches from ``start_step``."""
     if len(ds) == 0:
         raise ValueError(f"{('source', 'target')[stream]} dataset is empty")
     pairs = _order_dataset(len(ds), seed, stream, start_step * batch_size)
-    elements = _map_samples(ds, cfg, pairs, stream, seed if cfg.augment else None, log, batch_size)
+    elements = _map_samples(ds, cfg, pairs, stream, seed if cfg.augment else None, log, batch_size, labels_of)
     return elements.batch(batch_size, drop_remainder=True)
 
 
@@ -406,7 +459,8 @@ def make_source_dataset(ds, cfg, batch_size, seed=None, start_step=0, log=None):
     return _prefetch(stream, cfg)
 
 
-def make_train_dataset(source_ds, target_ds, cfg, batch_size, seed=None, start_step=0, log=None):
+def make_train_dataset(source_ds, target_ds, cfg, batch_size, seed=None, start_step=0, log=None,
+                       target_budget="2d_depth", target_fraction=1.0, label_seed=0):
     """Adaptation batches ``{"source": B/2 synthetic elements, "target": B/2 real elements}``, infinite.
 
     Each stream cycles through its own dataset, reshuffled every epoch independently, so the smaller real
@@ -415,6 +469,8 @@ def make_train_dataset(source_ds, target_ds, cfg, batch_size, seed=None, start_s
     Args:
       source_ds: synthetic loader.  target_ds: real loader.  cfg: :class:`PipelineConfig`.
       batch_size: B, even.  seed, start_step, log: as in :func:`make_source_dataset`.
+      target_budget, target_fraction, label_seed: the real domain's labels (:func:`target_labels`): which
+        labels, on which fraction of its frames (chosen by ``label_seed``).
     Returns:
       ``tf.data.Dataset`` of ``{"source": dict, "target": dict}``, each with a leading B/2 axis.
     """
@@ -423,6 +479,7 @@ def make_train_dataset(source_ds, target_ds, cfg, batch_size, seed=None, start_s
     log = log or DEFAULT_LOG
     half = batch_size // 2
     source = _training_stream(source_ds, cfg, half, seed, start_step, SOURCE_STREAM, log)
-    target = _training_stream(target_ds, cfg, half, seed, start_step, TARGET_STREAM, log)
+    labels_of = target_labels(len(target_ds), target_budget, target_fraction, label_seed)
+    target = _training_stream(target_ds, cfg, half, seed, start_step, TARGET_STREAM, log, labels_of)
     zipped = tf.data.Dataset.zip(source, target).map(lambda s, t: {"source": s, "target": t})
     return _prefetch(zipped, cfg)

@@ -18,10 +18,14 @@ hand's box (`hand_box`: the keypoints' bounding box in the colour image grown on
 ``hand_margin`` times its larger side plus `HAND_BOX_PAD_PX`, clipped to the image) is registered,
 in ~5 ms: inside it the depth equals the whole-frame registration exactly, outside it is 0 (no
 measurement). The training pipeline uses the depth only near the keypoints: the depth regularizer's
-target keeps the keypoints' convex hull dilated by ``hull_dilation`` (0.3) bone lengths, about 0.1 of
-the hand's extent. The default margin (0.75) also covers the whole training crop (at most 1.3 extents
+target keeps the keypoints' convex hull dilated by ``hand_region_dilation`` (0.1) of the hand's 2D
+extent. The default margin (0.75) also covers the whole training crop (at most 1.3 extents
 from the keypoints' centre at the default augmentation) but for the largest hands' rarest rotations
 and shifts; 0.5 already leaves the depth target unchanged.
+
+Weak labels: the depth registration reads only the depth image and the 2D keypoints with visibility
+(the hand box, and the occluder bound ``near_mm`` taken from the depth image inside that box), never the
+3D labels, so what the training pipeline sees of a real frame does not depend on them.
 
 Visibility: STB has no occlusion labels, so ``visible`` = the keypoint projects inside the colour
 image (u in [-0.5, W - 0.5), v in [-0.5, H - 0.5)) in front of the camera. Self-occluded keypoints
@@ -62,9 +66,10 @@ SK_T_MM = np.array([-24.0381, -0.4563, -1.2326])
 
 HAND_BOX_MARGIN = 0.75  # hand box growth on each side, times the keypoints' larger extent
 HAND_BOX_PAD_PX = 20.0  # plus this many px on each side
-# Depth pixels more than this in front of the hand's nearest keypoint (an occluder) are searched for in
+# Depth pixels more than this in front of the hand's nearest measured depth (an occluder) are searched for in
 # the whole depth image rather than near the hand: exact for any value, it bounds the parallax searched.
 NEAR_MARGIN_MM = 50.0
+NEAR_PERCENTILE = 1.0  # the hand's nearest depth: this percentile of the depth image inside the hand box
 DEPTH_REGIONS = ("full", "hand")
 
 _LAYOUT = ("expected <root>/images/<seq>/SK_color_<i>.png, <root>/images/<seq>/SK_depth_<i>.png "
@@ -129,27 +134,42 @@ def check_frame_files(folder: Path, kind: str, n: int, mat_path: Path) -> None:
         raise DataError.at(folder / f"{prefix}{missing}.png", "image not found", missing)
 
 
-def hand_box(uv: np.ndarray, in_front: np.ndarray, margin: float = HAND_BOX_MARGIN,
+def hand_box(uv: np.ndarray, visible: np.ndarray, margin: float = HAND_BOX_MARGIN,
              pad_px: float = HAND_BOX_PAD_PX, hw: tuple[int, int] = IMAGE_HW) -> tuple[int, ...]:
     """The colour-image box registered with ``depth_region="hand"``.
 
     Args:
-      uv: [21, 2] px, colour image.  in_front: [21] bool, the keypoints with Z > 0 (only these count).
+      uv: [21, 2] px, colour image.  visible: [21] bool, the 2D labels' visibility (only these count).
       margin, pad_px: growth on each side: margin * (larger side of the keypoints' box) + pad_px px.
       hw: (H, W) of the image.
     Returns:
       (u0, v0, u1, v1) int px: columns u0..u1-1 and rows v0..v1-1, clipped to the image (empty when no
-      keypoint is in front of the camera or the box misses the image).
+      keypoint is visible or the box misses the image).
     """
-    if not np.any(in_front):
+    if not np.any(visible):
         return 0, 0, 0, 0
-    pts = np.asarray(uv, np.float64)[np.asarray(in_front, bool)]
+    pts = np.asarray(uv, np.float64)[np.asarray(visible, bool)]
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     grow = margin * float(np.max(hi - lo)) + pad_px
     height, width = hw
     u0, v0 = np.clip(np.floor(lo - grow), 0, [width, height]).astype(int)
     u1, v1 = np.clip(np.ceil(hi + grow) + 1, 0, [width, height]).astype(int)
     return int(u0), int(v0), int(u1), int(v1)
+
+
+def near_bound(depth: np.ndarray, box) -> float | None:
+    """The occluder bound ``near_mm`` of a hand-box registration, from the depth image alone: the
+    `NEAR_PERCENTILE` of the measured depth inside the box (read in the depth image: the cameras are 24 mm
+    apart, so it is nearly the same region) minus `NEAR_MARGIN_MM`. Any value gives the same registration;
+    this one keeps the searched region small. None (the image's nearest depth) when it is not positive.
+    """
+    u0, v0, u1, v1 = box
+    window = depth[v0:v1, u0:u1]
+    window = window[window > 0]
+    if window.size == 0:
+        return None
+    near = float(np.percentile(window, NEAR_PERCENTILE)) - NEAR_MARGIN_MM
+    return near if near > 0 else None
 
 
 def _sequence_labels(root: Path, seq: str) -> np.ndarray:
@@ -212,7 +232,6 @@ class STBDataset:
         self._seq = np.repeat(np.arange(len(per_seq)), [len(x) for x in per_seq])
         self._frame = np.concatenate([np.arange(len(x)) for x in per_seq])
         xyz_depth = np.concatenate(per_seq)
-        self._near_mm = xyz_depth[..., 2].min(axis=1) - NEAR_MARGIN_MM  # [N] mm, depth frame
         xyz = kp.stb_to_ours(depth_to_color_frame(xyz_depth))
         self._xyz = xyz.astype(np.float32)
         self._uv, self._visible = self._project(xyz)
@@ -248,7 +267,7 @@ class STBDataset:
         i = self._index(i)
         if self.depth_region == "full":
             return 0, 0, IMAGE_HW[1], IMAGE_HW[0]
-        return hand_box(self._uv[i], self._xyz[i, :, 2] > 0, self.hand_margin)
+        return hand_box(self._uv[i], self._visible[i], self.hand_margin)
 
     def _read_depth(self, i: int) -> np.ndarray:
         raw = read_png_bytes(self._path("depth", i), i)
@@ -259,9 +278,8 @@ class STBDataset:
         depth = decode_stb_depth(raw)
         if self.depth_region == "full":
             return self._registration(depth)
-        # A hand at or behind the depth camera gives no positive split: use the image's nearest depth.
-        near_mm = self._near_mm[i] if self._near_mm[i] > 0 else None
-        return self._registration(depth, self.depth_box(i), near_mm)
+        box = self.depth_box(i)
+        return self._registration(depth, box, near_bound(depth, box))
 
     def __getitem__(self, i) -> dict:
         i = self._index(i)

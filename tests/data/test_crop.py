@@ -86,35 +86,66 @@ def test_hull_mask_covers_hull_and_dilation():
 
 
 def test_normalise_depth_hand_computed():
-    # Root at 500 mm, bone 40 mm, window 3 bones: d_max = 620, d_range = 240, d_min = 380.
+    # Eq. 9 with d_max = 600, d_range = 200: 500 -> 0.5, 560 -> 0.2, 400 -> 1.0; 300 clips to 1, 700 to 0.
     depth = np.array([[500.0, 560.0, 400.0, 300.0, 0.0, 700.0]], dtype=np.float32)
-    hand = np.ones_like(depth, dtype=bool)
-    out = crop.normalise_depth(depth, hand, 500.0, 40.0, 3.0)
-    np.testing.assert_allclose(out, [[0.5, 0.25, 220.0 / 240.0, 0.0, 0.0, 0.0]], atol=1e-6)
-    hand[0, 0] = False
-    assert crop.normalise_depth(depth, hand, 500.0, 40.0, 3.0)[0, 0] == 0.0
+    pixels = np.array([[True, True, True, True, False, True]])
+    out = crop.normalise_depth(depth, pixels, 600.0, 200.0)
+    np.testing.assert_allclose(out, [[0.5, 0.2, 1.0, 1.0, 0.0, 0.0]], atol=1e-6)
+    assert np.all(crop.normalise_depth(depth, pixels, 600.0, 0.0) == 0.0)  # no hand found
+
+
+def _two_level_hand():
+    """20x20 mm image: background 900, a hand square rows/cols 5..14 at 500 (cols 5-9) and 560 (10-14), an
+    occluder pixel at 100; 11 keypoints on the 500 half, 10 on the 560 half."""
+    depth = np.full((20, 20), 900.0, np.float32)
+    depth[5:15, 5:10], depth[5:15, 10:15] = 500.0, 560.0
+    depth[7, 7] = 100.0
+    uv = np.array([[6.0, 10.0]] * 11 + [[12.0, 10.0]] * 10)
+    return depth, uv
+
+
+def test_hand_depth_statistics_hand_computed():
+    depth, uv = _two_level_hand()
+    hand = np.ones((20, 20), bool)
+    d_max, d_range, pixels = crop.hand_depth_statistics(depth, hand, uv, np.ones(21, bool), band_mm=120.0)
+    # Level = median of the keypoints' depths (11 x 500, 10 x 560) = 500; the band keeps 500 and 560 but
+    # not the background (900) or the occluder (100): 49 + 50 pixels, 2nd / 98th percentiles 500 / 560.
+    assert pixels.sum() == 99 and not pixels[7, 7] and not pixels[0, 0]
+    assert (d_max, d_range) == (560.0, 60.0)
+    # A flat hand gets the minimum range; no visible keypoint or no measurement gives no hand.
+    flat = np.where(depth == 560.0, 500.0, depth)
+    assert crop.hand_depth_statistics(flat, hand, uv, np.ones(21, bool), 120.0)[:2] == (500.0, 10.0)
+    assert crop.hand_depth_statistics(depth, hand, uv, np.zeros(21, bool), 120.0)[1] == 0.0
+    assert crop.hand_depth_statistics(np.zeros_like(depth), hand, uv, np.ones(21, bool), 120.0)[1] == 0.0
 
 
 def test_depth_target_with_mask_is_zero_off_the_hand():
-    depth = np.full((20, 20), 500.0, np.float32)
-    depth[12, 12] = 560.0
+    depth, uv = _two_level_hand()
     mask = np.zeros((20, 20), bool)
-    mask[8:14, 8:14] = True
-    xyz = np.zeros((21, 3)) + [0.0, 0.0, 500.0]  # only used without a mask
-    out = crop.depth_target(depth, mask, np.eye(3), np.eye(3), xyz, 20, 500.0, 40.0, 3.0, 0.3)
-    assert out[10, 10] == 0.5 and out[12, 12] == 0.25
-    assert np.all(out[~mask] == 0.0)
+    mask[5:15, 5:12] = True
+    out, found = crop.depth_target(depth, mask, np.eye(3), uv, np.ones(21, bool), 20, 0.1, 120.0)
+    assert found
+    assert not crop.depth_target(np.zeros_like(depth), mask, np.eye(3), uv, np.ones(21, bool), 20, 0.1,
+                                 120.0)[1]
+    assert np.all(out[~mask] == 0.0) and out[7, 7] == 0.0
+    # Hand pixels inside the mask: 49 at 500, 20 at 560 -> d_max 560 (98th pct), d_min 500, range 60.
+    assert out[10, 6] == 1.0 and out[10, 11] == 0.0
 
 
 def test_depth_target_without_mask_uses_dilated_keypoint_hull():
-    f, z = 100.0, 1000.0
-    K = np.array([[f, 0.0, 9.5], [0.0, f, 9.5], [0.0, 0.0, 1.0]])
     corners = np.array([[5.0, 5.0], [5.0, 14.0], [14.0, 5.0], [14.0, 14.0]])
-    xyz = np.zeros((21, 3)) + [0.0, 0.0, z]  # root (0) and most keypoints at the image centre
-    xyz[1:5, :2] = (corners - 9.5) * z / f
-    depth = np.full((20, 20), z, np.float32)
-    depth[10, 10] = 100.0  # an occluder in front of the window
-    # Dilation 0.5 bone * 40 mm = 20 mm = 2 px at 1000 mm with f = 100.
-    out = crop.depth_target(depth, None, np.eye(3), K, xyz, 20, z, 40.0, 3.0, 0.5)
-    assert out[9, 9] == 0.5 and out[10, 16] == 0.5
-    assert out[10, 10] == 0.0 and out[10, 18] == 0.0 and out[0, 0] == 0.0
+    uv = np.concatenate([corners, np.full((17, 2), 9.5)])
+    depth = (500.0 + 2.0 * np.arange(20.0))[None, :].repeat(20, 0).astype(np.float32)  # 2 mm per column
+    depth[10, 10] = 100.0  # an occluder
+    # Extent 9 px, dilation 0.2 -> 1.8 px beyond the hull: column 16 is in, column 18 is out.
+    out, _ = crop.depth_target(depth, None, np.eye(3), uv, np.ones(21, bool), 20, 0.2, 120.0)
+    region = crop.hand_region(uv, np.ones(21, bool), 20, 0.2)
+    assert region[10, 16] and not region[10, 18] and not region[0, 0]
+    d_max, d_range, _ = crop.hand_depth_statistics(depth, region, uv, np.ones(21, bool), 120.0)
+    np.testing.assert_allclose(out[9, 9], (d_max - depth[9, 9]) / d_range, atol=1e-6)
+    assert out[10, 10] == 0.0 and out[10, 18] == 0.0 and out[0, 0] == 0.0 and out[10, 16] >= 0.0
+    assert out[10, 4] > out[10, 14]  # nearer (smaller depth) is larger, Eq. 9
+    # Keypoints are 2D only: hidden ones do not shape the region.
+    visible = np.ones(21, bool)
+    visible[3] = False  # corner (14, 14)
+    assert not crop.hand_region(uv, visible, 20, 0.2)[15, 15]
