@@ -60,9 +60,17 @@ def loss_25d(uv_pred, uv_gt, z_pred, z_gt, visible=None, lambda_z=1.0):
     return _masked_mean(per_keypoint, _mask(visible, uv_gt))
 
 
-def loss_depth_reg(pred, target):
-    """L_reg (Eq. 10): mean absolute difference over the ``[B, D, D]`` normalised depth images."""
-    return ops.mean(ops.abs(ops.cast(pred, "float32") - ops.cast(target, "float32")))
+def loss_depth_reg(pred, target, weights=None):
+    """L_reg (Eq. 10): mean absolute difference over the ``[B, D, D]`` normalised depth images.
+
+    ``weights`` ``[B]`` (bool or 0/1; None = all): only those samples count, the mean is over their pixels
+    (0 when there is none) — the samples whose depth image may supervise them.
+    """
+    per_sample = ops.mean(ops.abs(ops.cast(pred, "float32") - ops.cast(target, "float32")), axis=(1, 2))
+    if weights is None:
+        return ops.mean(per_sample)
+    weights = ops.cast(weights, "float32")
+    return ops.sum(weights * per_sample) / ops.maximum(ops.sum(weights), 1.0)
 
 
 def loss_first_stack(terms, uv_pred, uv_gt, z_pred, z_gt, visible, is_source, lambda_z=1.0):

@@ -13,10 +13,11 @@ import json
 import os
 from typing import Tuple
 
-from awh_tf.data.pipeline import PipelineConfig
+from awh_tf.data.pipeline import TARGET_LABEL_BUDGETS, PipelineConfig
 from awh_tf.models.model_config import ModelConfig
 
 DA_MODES = ("none", "wdgrl", "awh")
+CRITIC_INPUT_NORMS = ("none", "rms")
 INTERMEDIATE_LOSSES = ("R2D", "R3D", "S2D")
 
 
@@ -60,7 +61,15 @@ class TrainConfig:
       da: ``none`` (no critic), ``wdgrl`` (critic on unweighted features, α ≡ 1, Shen et al.) or ``awh``
         (critic on similarity-weighted features, the method).
       source_only: train on the synthetic domain alone (no real images at all): the "source only" reference.
-      oracle: also supervise the real domain's 3D (z_rel): the "oracle" reference.
+      target_labels: the real domain's label budget: ``none`` (unsupervised adaptation: real images feed only
+        the critic, and batch norm), ``2d`` (2D keypoints), ``2d_depth`` (2D keypoints and the depth image:
+        the paper's weak labels) or ``3d`` (also the 3D labels: the "oracle" reference). Outside ``3d`` the
+        real domain's 3D labels are never read in training.
+      target_label_fraction: the budget's labels are used on this fraction of the real training frames
+        (chosen by ``seed``); the others still feed the critic.
+      critic_input_norm: ``rms`` divides the bottleneck features by their root mean square over the whole
+        batch (both domains, gradient flowing) before weighting, so the encoder cannot lower the critic's
+        W by shrinking its features; ``none`` feeds them as they are.
       batch_size: global batch; joint steps take half from each domain.
       pretrain_steps: steps on the synthetic domain alone, no critic (phase 1).
       train_steps: joint steps after pre-training (phase 2); the run has pretrain_steps + train_steps steps.
@@ -78,7 +87,9 @@ class TrainConfig:
 
     da: str = "awh"
     source_only: bool = False
-    oracle: bool = False
+    target_labels: str = "2d_depth"
+    target_label_fraction: float = 1.0
+    critic_input_norm: str = "rms"
     batch_size: int = 32
     pretrain_steps: int = 1000
     train_steps: int = 1000
@@ -106,6 +117,15 @@ class TrainConfig:
     def __post_init__(self):
         if self.da not in DA_MODES:
             raise ValueError(f"da: expected one of {DA_MODES}, got {self.da!r}")
+        if self.target_labels not in TARGET_LABEL_BUDGETS:
+            raise ValueError(f"target_labels: expected one of {TARGET_LABEL_BUDGETS}, got {self.target_labels!r}")
+        if not 0.0 <= self.target_label_fraction <= 1.0:
+            raise ValueError(f"target_label_fraction: expected a value in [0, 1], got {self.target_label_fraction}")
+        if self.critic_input_norm not in CRITIC_INPUT_NORMS:
+            raise ValueError(f"critic_input_norm: expected one of {CRITIC_INPUT_NORMS}, got "
+                             f"{self.critic_input_norm!r}")
+        if self.n_critic < 1:
+            raise ValueError(f"n_critic: expected >= 1 critic update per pose update, got {self.n_critic}")
         bad = set(self.intermediate_losses) - set(INTERMEDIATE_LOSSES)
         if bad:
             raise ValueError(f"intermediate_losses: unknown {sorted(bad)}; expected a subset of "
@@ -157,7 +177,7 @@ class Config:
         sections = {"data": DataConfig, "pipeline": PipelineConfig, "model": ModelConfig,
                     "train": TrainConfig}
         kwargs = {}
-        for key, value in d.items():
+        for key, value in _migrate(d).items():
             if key in sections:
                 kwargs[key] = _dataclass_from_dict(sections[key], value, key)
             elif key == "name":
@@ -177,6 +197,20 @@ class Config:
         with open(tmp, "w") as f:
             f.write(self.to_json())
         os.replace(tmp, path)
+
+
+def _migrate(d):
+    """A ``config.json`` of an earlier version in today's fields, so its run can still be evaluated and
+    exported: ``train.oracle`` became ``train.target_labels`` (``3d`` / ``2d_depth``); the pipeline's
+    ``real_has_3d`` went with it, and ``depth_window`` / ``hull_dilation`` (the depth target's window around
+    the 3D root, replaced by the hand's own depth statistics) shape only training targets."""
+    d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
+    train, pipe = d.get("train", {}), d.get("pipeline", {})
+    if "oracle" in train:
+        train.setdefault("target_labels", "3d" if train.pop("oracle") else "2d_depth")
+    for old in ("real_has_3d", "depth_window", "hull_dilation"):
+        pipe.pop(old, None)
+    return d
 
 
 def _dataclass_from_dict(cls, d, section):

@@ -199,7 +199,9 @@ class _Streams:
                 ds = ds.map(lambda e: {"source": e})
             else:
                 ds = pipeline.make_train_dataset(self.synthetic, self.real_train, cfg.pipeline, t.batch_size,
-                                                 seed=t.seed + 1, start_step=start, log=self.log)
+                                                 seed=t.seed + 1, start_step=start, log=self.log,
+                                                 target_budget=t.target_labels,
+                                                 target_fraction=t.target_label_fraction, label_seed=t.seed)
             self._joint = self._iter(ds)
         return next(self._joint)
 
@@ -226,11 +228,20 @@ def _check_finite(step, logs, manager):
                                 f"kept: {kept}")
 
 
-def train(config, workdir, log=print, progress=True):
-    """Trains (or resumes) the run in ``workdir``; returns the trainer. Evaluation is separate."""
+def train(config, workdir, log=print, progress=True, domains=None, until_step=None):
+    """Trains (or resumes) the run in ``workdir``; returns the trainer. Evaluation is separate.
+
+    Args:
+      config: the frozen :class:`Config`.  workdir: the run folder.  log: one-line messages.
+      progress: show a progress bar.
+      domains: ``(synthetic_train, real_train)`` loaders already opened for this config's data (e.g. wrapped in
+        warm :class:`PrecropCache` s shared by several runs of a suite); default: opened here.
+      until_step: stop (with a checkpoint) at this step instead of at the end of the schedule; the schedule
+        itself (learning-rate decay) is still that of ``config``.
+    """
     check_workdir(config, workdir)
     data_setup.ensure_procedural_data(config.data, log=log)
-    synthetic, real_train, _ = data_setup.open_domains(config.data)
+    synthetic, real_train = domains or data_setup.open_domains(config.data)[:2]
     strategy = get_strategy(config.train.strategy)
     with strategy.scope():
         trainer = build_trainer(config)
@@ -238,7 +249,8 @@ def train(config, workdir, log=print, progress=True):
     manager = tf.train.CheckpointManager(ckpt, os.path.join(workdir, "checkpoints"),
                                          max_to_keep=config.train.keep_checkpoints)
     if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        # expect_partial: a run without a critic may start from a checkpoint with one (shared_runs.py).
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched().expect_partial()
         log(f"resumed from {manager.latest_checkpoint} at step {int(ckpt.step)}")
     step, total = int(ckpt.step), config.train.total_steps
     bad_log = pipeline.BadSampleLog()
@@ -248,7 +260,7 @@ def train(config, workdir, log=print, progress=True):
     bar = tqdm(total=total, initial=step, disable=not progress, desc=config.name, unit="step")
     t0 = time.time()
     with pipeline.surface_data_errors(bad_log):
-        step = _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step)
+        step = _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step, until_step)
     bar.close()
     writer.flush()
     if bad_log.count:
@@ -257,10 +269,11 @@ def train(config, workdir, log=print, progress=True):
     return trainer
 
 
-def _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step):
+def _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step, until_step=None):
     """The step loop: one step, NaN guard, tracker means to TensorBoard, periodic checkpoints."""
     total = config.train.total_steps
-    while step < total:
+    until = total if until_step is None else min(until_step, total)
+    while step < until:
         batch = streams.next(step)
         logs = pre_fn(batch) if step < config.train.pretrain_steps else joint_fn(batch)
         step += 1
@@ -276,7 +289,7 @@ def _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar
             bar.set_postfix({k: f"{float(v):.3g}" for k, v in means.items() if k in ("loss", "wasserstein")})
             for m in trainer.metrics:
                 m.reset_state()
-        if step % config.train.checkpoint_every == 0 or step == total:
+        if step % config.train.checkpoint_every == 0 or step == until:
             manager.save(checkpoint_number=step)
         bar.update(1)
     return step
@@ -317,7 +330,7 @@ def evaluate(config, workdir, pose_network=None, log=print):
     return result
 
 
-def train_and_evaluate(config, workdir, log=print, progress=True):
-    """Trains (resuming if possible) and evaluates; returns the evaluation dict."""
-    trainer = train(config, workdir, log=log, progress=progress)
+def train_and_evaluate(config, workdir, log=print, progress=True, domains=None):
+    """Trains (resuming if possible) and evaluates; returns the evaluation dict. ``domains``: see :func:`train`."""
+    trainer = train(config, workdir, log=log, progress=progress, domains=domains)
     return evaluate(config, workdir, pose_network=trainer.pose_network, log=log)

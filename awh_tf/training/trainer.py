@@ -17,8 +17,15 @@ Pre-training steps (:meth:`pretrain_step`) use the synthetic half only and no cr
 weights of the gradient penalty) comes from a seeded ``keras.random.SeedGenerator``.
 
 Batches are dicts ``{"source": elem, "target": elem}`` where each elem holds ``image`` [B/2, S, S, 3],
-``uv`` [B/2, 21, 2] crop px, ``z_rel`` [B/2, 21], ``visible`` [B/2, 21] and ``depth_target`` [B/2, D, D]
-(see :mod:`awh_tf.data.pipeline`).
+``uv`` [B/2, 21, 2] crop px, ``z_rel`` [B/2, 21], ``visible`` [B/2, 21], ``depth_target`` [B/2, D, D] and
+the per-sample label flags ``has_2d``, ``has_depth``, ``has_3d`` [B/2] (see :mod:`awh_tf.data.pipeline`).
+The real domain's losses use what its label budget (``target_labels``) gives and nothing else: ``L_2D^t`` on
+``has_2d`` samples, ``L_reg^t`` on ``has_depth`` ones, and only in the oracle budget (``3d``) its z_rel.
+
+What the critic sees (``critic_input_norm``): with ``rms`` the bottleneck features are divided by their root
+mean square over the whole batch before the α weighting, with the gradient flowing through the division;
+a uniform shrinking of the features then leaves the critic's input, and so W, unchanged — the encoder can
+lower W only by moving the two domains' features together. The per-domain RMS is logged either way.
 """
 
 import keras
@@ -29,7 +36,7 @@ from awh_tf.losses import (gradient_penalty, loss_2d, loss_25d, loss_depth_reg, 
 
 _TRACKED = ("loss", "loss_25d_s", "loss_2d_t", "loss_z_t", "loss_reg_s", "loss_reg_t", "loss_inter",
             "wasserstein", "gradient_penalty", "critic_loss", "grad_norm", "critic_grad_norm",
-            "alpha_mean")
+            "alpha_mean", "alpha_min", "alpha_median", "alpha_max", "feature_rms_s", "feature_rms_t")
 
 
 class AWHTrainer(keras.Model):
@@ -82,14 +89,19 @@ class AWHTrainer(keras.Model):
         # Eq. 9-10: the regularizer sees the GT 2D pose and the predicted relative depths.
         uv_norm = tf.cast(elem["uv"], tf.float32) / float(self.input_size)
         pred = self.depth_regularizer({"uv_norm": uv_norm, "z_rel": z_rel}, training=True)
-        return loss_depth_reg(pred, elem["depth_target"])
+        return loss_depth_reg(pred, elem["depth_target"], elem.get("has_depth"))
+
+    @staticmethod
+    def _target_visible(tgt, flag):
+        """``[B, K]`` visibility of the real samples whose label ``flag`` (``has_2d`` …) may be used."""
+        return tf.logical_and(tf.cast(tgt["visible"], tf.bool), tf.cast(tgt[flag], tf.bool)[:, None])
 
     def _intermediate_loss(self, out, src, tgt):
         """First-stack supervision (paper Table 1): R2D/R3D on synthetic, S2D on real."""
         terms = self.train_config.intermediate_losses
         if not terms or "stack0_uv" not in out:
             return tf.constant(0.0)
-        elems = [src] if tgt is None else [src, tgt]
+        elems = [src] if tgt is None else [src, dict(tgt, visible=self._target_visible(tgt, "has_2d"))]
         cat = {k: tf.concat([tf.cast(e[k], tf.float32) for e in elems], 0) for k in ("uv", "z_rel", "visible")}
         is_source = tf.concat([tf.ones_like(src["z_rel"][:, 0], tf.bool)] +
                               ([tf.zeros_like(tgt["z_rel"][:, 0], tf.bool)] if tgt is not None else []), 0)
@@ -103,12 +115,14 @@ class AWHTrainer(keras.Model):
         parts = {"loss_25d_s": loss_25d(out["uv"][:n_src], src["uv"], out["z_rel"][:n_src], src["z_rel"],
                                         src["visible"], lambda_z=cfg.lambda_z),
                  "loss_reg_s": self._depth_reg_loss(src, out["z_rel"][:n_src])}
-        if tgt is not None:
-            parts["loss_2d_t"] = loss_2d(out["uv"][n_src:], tgt["uv"], tgt["visible"])
-            parts["loss_reg_t"] = self._depth_reg_loss(tgt, out["z_rel"][n_src:])
-            if cfg.oracle:
+        budget = cfg.target_labels
+        if tgt is not None and budget != "none":
+            parts["loss_2d_t"] = loss_2d(out["uv"][n_src:], tgt["uv"], self._target_visible(tgt, "has_2d"))
+            if budget in ("2d_depth", "3d"):
+                parts["loss_reg_t"] = self._depth_reg_loss(tgt, out["z_rel"][n_src:])
+            if budget == "3d":
                 parts["loss_z_t"] = loss_25d(tgt["uv"], tgt["uv"], out["z_rel"][n_src:], tgt["z_rel"],
-                                             tgt["visible"], lambda_z=cfg.lambda_z)
+                                             self._target_visible(tgt, "has_3d"), lambda_z=cfg.lambda_z)
         parts["loss_inter"] = self._intermediate_loss(out, src, tgt)
         total = cfg.lambda_res * (parts["loss_25d_s"] + parts.get("loss_2d_t", 0.0) +
                                   parts.get("loss_z_t", 0.0))
@@ -144,6 +158,17 @@ class AWHTrainer(keras.Model):
         replicas = tf.distribute.get_replica_context().num_replicas_in_sync
         return optimizer.scale_loss(loss / float(replicas))
 
+    def critic_inputs(self, features, n_src):
+        """What the critic sees: ``(α⊙z_s, α⊙z_t, α, (rms_s, rms_t))`` from the bottleneck ``features`` of a
+        batch whose first ``n_src`` samples are synthetic (``critic_input_norm``: module docstring)."""
+        z = tf.cast(features, tf.float32)
+        rms = (_rms(z[:n_src]), _rms(z[n_src:]))
+        if self.train_config.critic_input_norm == "rms":
+            z = z / _rms(z)  # the whole batch's RMS: the domains' relative scale is kept
+        z_s, z_t = z[:n_src], z[n_src:]
+        alpha = self.similarity(z_s, z_t)  # [C]; stop-gradient inside unless configured
+        return alpha * z_s, alpha * z_t, alpha, rms
+
     # -- steps --------------------------------------------------------------------------------
 
     def _apply_pose_gradients(self, tape, total):
@@ -175,10 +200,7 @@ class AWHTrainer(keras.Model):
             total, parts = self._pose_losses(out, src, tgt)
             logs.update(parts)
             if cfg.uses_critic:
-                z = tf.cast(out["features"], tf.float32)
-                z_s, z_t = z[:n_src], z[n_src:]
-                alpha = self.similarity(z_s, z_t)  # [C]; stop-gradient inside unless configured
-                x_s, x_t = alpha * z_s, alpha * z_t
+                x_s, x_t, alpha, (rms_s, rms_t) = self.critic_inputs(out["features"], n_src)
                 with tape.stop_recording():
                     xs_d, xt_d = tf.stop_gradient(x_s), tf.stop_gradient(x_t)
                     for _ in range(cfg.n_critic):
@@ -186,7 +208,8 @@ class AWHTrainer(keras.Model):
                 w = wasserstein_estimate(self.critic(x_s), self.critic(x_t))
                 total += cfg.lambda_wd * w
                 logs.update(alpha=alpha, wasserstein=w, gradient_penalty=gp, critic_loss=critic_loss,
-                            critic_grad_norm=critic_norm, alpha_mean=tf.reduce_mean(alpha))
+                            critic_grad_norm=critic_norm, feature_rms_s=rms_s, feature_rms_t=rms_t,
+                            **alpha_statistics(alpha))
             scaled = self._scale(self.pose_optimizer, total)
         logs["grad_norm"] = self._apply_pose_gradients(tape, scaled)
         logs["loss"] = total
@@ -202,3 +225,16 @@ class AWHTrainer(keras.Model):
 
     def call(self, images, training=False):
         return self.pose_network(images, training=training)
+
+
+def _rms(x, epsilon=1e-12):
+    """Root mean square of every element of ``x`` (scalar)."""
+    return tf.sqrt(tf.reduce_mean(tf.square(x)) + epsilon)
+
+
+def alpha_statistics(alpha):
+    """``alpha_mean``, ``alpha_min``, ``alpha_median`` (the lower middle value) and ``alpha_max`` of α [C]."""
+    ordered = tf.sort(tf.reshape(tf.cast(alpha, tf.float32), [-1]))
+    n = tf.shape(ordered)[0]
+    return {"alpha_mean": tf.reduce_mean(ordered), "alpha_min": ordered[0],
+            "alpha_median": ordered[(n - 1) // 2], "alpha_max": ordered[n - 1]}

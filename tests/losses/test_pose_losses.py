@@ -39,6 +39,15 @@ def test_loss_depth_reg_is_the_mean_absolute_difference():
     assert float(loss_depth_reg(pred, target)) == pytest.approx((1 + 0 + 0.5 + 0.25) / 4)
 
 
+def test_loss_depth_reg_weights_count_only_the_chosen_samples():
+    # Sample 0 errs by 1 everywhere, sample 1 by 0.5: only sample 1 may be supervised -> 0.5.
+    pred = np.zeros((2, 2, 2), np.float32)
+    target = np.stack([np.ones((2, 2)), np.full((2, 2), 0.5)]).astype(np.float32)
+    assert float(loss_depth_reg(pred, target, np.array([False, True]))) == pytest.approx(0.5)
+    assert float(loss_depth_reg(pred, target, np.array([True, True]))) == pytest.approx(0.75)
+    assert float(loss_depth_reg(pred, target, np.array([False, False]))) == 0.0
+
+
 def test_first_stack_terms_select_domains():
     is_source = np.array([True, False])
     # Sample 0 is source, sample 1 target; visible errors as above.

@@ -57,3 +57,26 @@ def test_incompatible_fields():
     b = dataclasses.replace(a, train=dataclasses.replace(a.train, lambda_wd=1.0, train_steps=5))
     diffs = cfg_lib.incompatible_fields(a, b)
     assert len(diffs) == 1 and diffs[0].startswith("train.lambda_wd")
+
+
+def test_config_of_an_earlier_version_still_loads():
+    d = cfg_lib.Config().to_dict()
+    d["train"].pop("target_labels")
+    d["train"]["oracle"] = True
+    d["pipeline"].update(real_has_3d=True, depth_window=3.0, hull_dilation=0.3)
+    assert cfg_lib.Config.from_dict(d).train.target_labels == "3d"
+    d["train"]["oracle"] = False
+    assert cfg_lib.Config.from_dict(d).train.target_labels == "2d_depth"
+    d["train"]["bogus"] = 1
+    with pytest.raises(ValueError, match="bogus"):
+        cfg_lib.Config.from_dict(d)
+
+
+@pytest.mark.parametrize("flag, match", [("--target_labels=depth", "target_labels"),
+                                         ("--target_label_fraction=1.5", "target_label_fraction"),
+                                         ("--critic_input_norm=batch", "critic_input_norm"),
+                                         ("--n_critic=0", "n_critic"),
+                                         ("--similarity_mode=cosine", "similarity_mode")])
+def test_label_budget_and_critic_flags_are_checked(flag, match):
+    with pytest.raises(ValueError, match=match):
+        _parse([flag])
