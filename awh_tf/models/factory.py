@@ -38,7 +38,10 @@ def build_depth_regularizer(cfg, name="depth_regularizer"):
 
 
 def build_similarity_weighting(cfg, mode="awh", name="feature_similarity_weighting"):
-    """:class:`FeatureSimilarityWeighting` (``mode`` ``awh`` = Eq. 5, ``ones`` = plain WDGRL)."""
+    """:class:`FeatureSimilarityWeighting` (``mode`` ``awh`` = Eq. 5, or ``centred`` when
+    ``cfg.similarity_mode`` says so; ``ones`` = plain WDGRL)."""
+    if mode == "awh" and cfg.similarity_mode == "centred":
+        mode = "centred"
     weighting = FeatureSimilarityWeighting(stop_gradient=cfg.similarity_stop_gradient, mode=mode,
                                            epsilon=cfg.similarity_epsilon,
                                            clip_negative=cfg.similarity_clip_negative, name=name)

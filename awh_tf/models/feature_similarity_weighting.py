@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-SIMILARITY_MODES = ("awh", "ones")
+SIMILARITY_MODES = ("awh", "centred", "ones")
 
 
 @keras.saving.register_keras_serializable(package="awh_tf")
@@ -16,10 +16,18 @@ class FeatureSimilarityWeighting(keras.layers.Layer):
     structure), 0 for orthogonal ones (background, texture). The critic then sees ``α ⊙ z`` (Eq. 6).
     No trainable weights.
 
+    Mode ``centred`` (not in the paper): each batch-mean map's spatial mean is removed before the
+    normalisation, so ``α_i`` is the correlation of the two domains' spatial *patterns* of channel i, clipped
+    at 0. Why: the uncentred cosine of two maps that are mostly a positive level (post-ReLU features, 4×4
+    bottleneck) is ≈ 1 for every channel whatever the pattern — measured, Eq. 5 gives α ∈ [0.75, 1],
+    median ≈ 0.97, so AWH behaves as WDGRL. A hand channel has the same centred blob in both domains'
+    batch means (the crops are centred on the hand); a background/texture channel has no common pattern
+    and gets ≈ 0.
+
     Args:
       stop_gradient: treat α as a constant in the backward pass (default), so the encoder cannot lower
         the adversarial loss by making channels dissimilar.
-      mode: ``awh`` (Eq. 5) or ``ones`` (α ≡ 1: plain WDGRL, Shen et al. 2018).
+      mode: ``awh`` (Eq. 5), ``centred`` (see above) or ``ones`` (α ≡ 1: plain WDGRL, Shen et al. 2018).
       epsilon: added to each channel's squared norm before the square root (an all-zero channel gets α 0).
       clip_negative: clip α at 0 (not in the paper).
     """
@@ -40,7 +48,7 @@ class FeatureSimilarityWeighting(keras.layers.Layer):
         m_s = self._normalized_mean(z_s)  # [H, W, C]
         m_t = self._normalized_mean(z_t)
         alpha = ops.sum(m_s * m_t, axis=(0, 1))  # [C]
-        if self.clip_negative:
+        if self.clip_negative or self.mode == "centred":
             alpha = ops.maximum(alpha, 0.0)
         if self.stop_gradient:
             alpha = ops.stop_gradient(alpha)
@@ -48,6 +56,8 @@ class FeatureSimilarityWeighting(keras.layers.Layer):
 
     def _normalized_mean(self, z):
         mean = ops.mean(ops.cast(z, "float32"), axis=0)  # [H, W, C]
+        if self.mode == "centred":
+            mean = mean - ops.mean(mean, axis=(0, 1), keepdims=True)
         norm = ops.sqrt(ops.sum(ops.square(mean), axis=(0, 1), keepdims=True) + self.epsilon)
         return mean / norm
 

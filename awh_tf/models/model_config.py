@@ -11,6 +11,7 @@ from typing import Tuple
 
 INTERMEDIATE_MODES = ("none", "heatmap", "conv")
 CRITIC_NORMS = ("none", "layer")
+SIMILARITY_MODES = ("eq5", "centred")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,9 @@ class ModelConfig:
       similarity_stop_gradient: treat α (Eq. 5) as a constant in the backward pass.
       similarity_clip_negative: clip α at 0 (anti-correlated channels get weight 0 instead of a negative
         one). Not in the paper; default off.
+      similarity_mode: ``eq5`` (the paper's Eq. 5: cosine of the batch-mean maps) or ``centred`` (the same
+        after removing each map's spatial mean: the correlation of the maps' patterns, not their levels;
+        see ``FeatureSimilarityWeighting``).
       similarity_epsilon: added to the squared L2 norm of each channel map before the square root.
     """
 
@@ -71,6 +75,7 @@ class ModelConfig:
     similarity_stop_gradient: bool = True
     similarity_clip_negative: bool = False
     similarity_epsilon: float = 1e-6
+    similarity_mode: str = "eq5"
 
     def __post_init__(self):
         _check(self.channels >= 4 and self.channels % 2 == 0, "channels", "an even number >= 4",
@@ -92,6 +97,8 @@ class ModelConfig:
         ups = 2 ** len(self.depth_reg_filters)
         _check(len(self.depth_reg_filters) >= 1 and self.depth_reg_size % ups == 0, "depth_reg_size",
                f"a multiple of 2**len(depth_reg_filters) = {ups}", self.depth_reg_size)
+        _check(self.similarity_mode in SIMILARITY_MODES, "similarity_mode", f"one of {SIMILARITY_MODES}",
+               self.similarity_mode)
         _check(self.similarity_epsilon > 0, "similarity_epsilon", "> 0", self.similarity_epsilon)
 
     @classmethod

@@ -70,3 +70,21 @@ def test_stop_gradient_switch(rng, stop_gradient):
 def test_rejects_unknown_mode():
     with pytest.raises(ValueError, match="mode"):
         FeatureSimilarityWeighting(mode="cosine")
+
+
+def test_centred_mode_weighs_patterns_not_levels(rng):
+    # Channel 0: the same centred blob in both domains on top of different levels (a "hand" channel).
+    # Channel 1: a large common level, with an unrelated pattern in each domain (a "background" channel).
+    # Eq. 5 cannot tell them apart (both cosines ~1); the centred correlation can.
+    blob = np.zeros((4, 4), np.float32)
+    blob[1:3, 1:3] = 1.0
+    z_s, z_t = np.zeros((2, 1, 4, 4, 2), np.float32)
+    z_s[0, :, :, 0], z_t[0, :, :, 0] = 2.0 + blob, 5.0 + 0.5 * blob
+    z_s[0, :, :, 1] = 10.0 + np.array([[1, -1, 1, -1]] * 4)
+    z_t[0, :, :, 1] = 10.0 + np.array([[1, -1, 1, -1]] * 4).T
+    eq5 = np.asarray(FeatureSimilarityWeighting(mode="awh")(z_s, z_t))
+    centred = np.asarray(FeatureSimilarityWeighting(mode="centred")(z_s, z_t))
+    assert eq5.min() > 0.98
+    np.testing.assert_allclose(centred, [1.0, 0.0], atol=1e-5)
+    # Anti-correlated patterns get 0, not a negative weight.
+    np.testing.assert_array_equal(np.asarray(FeatureSimilarityWeighting(mode="centred")(z_s, -z_s)), [0.0, 0.0])
