@@ -53,16 +53,9 @@ def domain_features(workdir, num, seed=0, data_overrides=None):
 
 def domain_classifier_accuracy(features, domain, seed=0):
     """Held-out accuracy of a logistic-regression domain classifier (module docstring); in [0, 1]."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from awh_tf.evaluation.domain_discrepancy import domain_classifier_accuracy as accuracy
 
-    x_tr, x_te, y_tr, y_te = train_test_split(features, domain, test_size=0.5, stratify=domain,
-                                              random_state=seed)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    clf.fit(x_tr, y_tr)
-    return float(clf.score(x_te, y_te))
+    return accuracy(features, domain, seed)
 
 
 def tsne_embedding(features, seed=0):

@@ -51,7 +51,8 @@ class Experiment:
     """One configuration of a suite: its table label, folder name, flag overrides and paper numbers.
 
     ``role`` is ``source_only`` / ``oracle`` for the domain-gap references, else None; ``paper`` is the
-    paper's (3D mean EPE mm, AUC@30mm) on real STB, or None.
+    paper's (3D mean EPE mm, AUC@30mm) on real STB, or None; ``partner`` is the slug of the same
+    configuration without the critic, for the paired difference (None: no such row).
     """
 
     label: str
@@ -59,13 +60,16 @@ class Experiment:
     overrides: tuple
     paper: tuple = None
     role: str = None
+    partner: str = None
 
 
-def _flags(da="none", losses=(), intermediate=None, source_only=False, oracle=False):
+def _flags(da="none", losses=(), intermediate=None, source_only=False, labels="2d_depth", alpha="eq5",
+           lambda_wd=None):
     intermediate = intermediate or ("heatmap" if losses else "none")
-    return (f"--da={da}", f"--intermediate={intermediate}", f"--intermediate_losses={','.join(losses)}",
-            f"--{'' if source_only else 'no'}source_only", f"--{'' if oracle else 'no'}oracle",
-            f"--{'' if oracle else 'no'}real_has_3d")
+    out = (f"--da={da}", f"--intermediate={intermediate}", f"--intermediate_losses={','.join(losses)}",
+           f"--{'' if source_only else 'no'}source_only", f"--target_labels={labels}",
+           f"--similarity_mode={alpha}")
+    return out + ((f"--lambda_wd={lambda_wd}",) if lambda_wd is not None else ())
 
 
 ALL_FIRST_STACK = ("R2D", "R3D", "S2D")
@@ -73,15 +77,37 @@ _TABLE1_ROWS = ((("R2D",), (15.7, 0.512)), (("R3D",), (16.6, 0.477)), (("S2D",),
                 (("R2D", "S2D"), (17.1, 0.482)), (("R2D", "R3D"), (15.9, 0.499)),
                 (("S2D", "R3D"), (16.2, 0.486)), (("R2D", "S2D", "R3D"), (15.9, 0.504)))
 
+_ADAPTATION = (
+    Experiment("source only", "source_only", _flags("none", source_only=True), role="source_only"),
+    Experiment("oracle: 2D+depth+3D", "oracle", _flags("none", labels="3d"), role="oracle"),
+    Experiment("oracle + AWH (Fig. 5c)", "oracle_awh", _flags("awh", labels="3d"), partner="oracle"),
+    Experiment("2D+depth (wo/AWH)", "wo_awh", _flags("none"), (13.1, 0.576)),
+    Experiment("2D+depth + WH (α ≡ 1)", "w_wh", _flags("wdgrl"), (13.1, 0.578), partner="wo_awh"),
+    Experiment("2D+depth + AWH, Eq. 5 α", "w_awh", _flags("awh"), (12.8, 0.589), partner="wo_awh"),
+    Experiment("2D+depth + AWH, centred α", "w_awh_centred", _flags("awh", alpha="centred"),
+               partner="wo_awh"),
+    Experiment("2D only", "l2d", _flags("none", labels="2d")),
+    Experiment("2D only + AWH", "l2d_awh", _flags("awh", labels="2d"), partner="l2d"),
+    Experiment("no labels", "unlabelled", _flags("none", labels="none")),
+    Experiment("no labels + AWH", "unlabelled_awh", _flags("awh", labels="none"), partner="unlabelled"),
+)
+# λ_wd of the critic rows above is the base's (0.05); these sweep it where the critic has the most to do.
+_LAMBDA_SWEEP = tuple(
+    Experiment(f"{label} + AWH, λ_wd {lam}", f"{slug}_awh_lwd{lam}", _flags("awh", labels=labels, lambda_wd=lam),
+               partner=slug)
+    for slug, label, labels in (("unlabelled", "no labels", "none"), ("wo_awh", "2D+depth", "2d_depth"))
+    for lam in (0.01, 0.2, 1.0))
+
 SUITES = {
     "table2": (
         Experiment("wo/AWH+w/FSS", "wo_awh_w_fss", _flags("none", ALL_FIRST_STACK)),
         Experiment("wo/AWH+wo/FSS", "wo_awh_wo_fss", _flags("none"), (13.1, 0.576)),
-        Experiment("w/WH+wo/FSS", "w_wh_wo_fss", _flags("wdgrl"), (13.1, 0.578)),
-        Experiment("w/AWH+wo/FSS", "w_awh_wo_fss", _flags("awh"), (12.8, 0.589)),
+        Experiment("w/WH+wo/FSS", "w_wh_wo_fss", _flags("wdgrl"), (13.1, 0.578), partner="wo_awh_wo_fss"),
+        Experiment("w/AWH+wo/FSS", "w_awh_wo_fss", _flags("awh"), (12.8, 0.589), partner="wo_awh_wo_fss"),
         Experiment("source only", "source_only", _flags("none", source_only=True), role="source_only"),
-        Experiment("oracle", "oracle", _flags("none", oracle=True), role="oracle"),
+        Experiment("oracle", "oracle", _flags("none", labels="3d"), role="oracle"),
     ),
+    "adaptation": _ADAPTATION + _LAMBDA_SWEEP,
     "table1": tuple(Experiment("+".join(losses), "_".join(losses).lower(), _flags("none", losses), paper)
                     for losses, paper in _TABLE1_ROWS)
     + (Experiment("wo/IL", "wo_il", _flags("none"), (13.1, 0.576)),),
@@ -182,12 +208,14 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
     if unknown or not experiments:
         raise ValueError(f"--only: unknown {unknown}; {suite} has {[e.slug for e in SUITES[suite]]}")
     cleanup = lambda: None  # noqa: E731
-    if train_fn is None:
-        from awh_tf.training.train_lib import train_and_evaluate as train_fn
-
-        cleanup = _release_memory  # the Keras graphs of a finished run are garbage for the next one
     suite_dir = os.path.join(out_dir, suite)
-    runs = [(e, s) for e in experiments for s in seeds]
+    if train_fn is None:
+        from awh_tf.training.shared_runs import SharedRunner
+
+        train_fn = SharedRunner(os.path.join(suite_dir, "_pretrain"))
+        cleanup = _release_memory  # the Keras graphs of a finished run are garbage for the next one
+    # Seed-major: after each pass every configuration has one more seed, so a suite cut short still pairs.
+    runs = [(e, s) for s in seeds for e in experiments]
     failures, t_start = [], time.time()
     for i, (exp, seed) in enumerate(runs, start=1):
         workdir = os.path.join(suite_dir, exp.slug, f"seed{seed}")
@@ -236,7 +264,8 @@ METRICS = (("epe_mean_mm", "3D EPE mean (mm)", 2), ("auc_0_30", "AUC 0-30 mm", 3
 
 
 def load_results(suite_dir, experiment, seeds):
-    """``{seed: eval.json dict}`` of the finished runs of one configuration (with ``seconds`` if known)."""
+    """``{seed: eval.json dict}`` of the finished runs of one configuration, with ``seconds``, the
+    ``discrepancy.json`` numbers and the α / feature statistics logged in training, where known."""
     out = {}
     for seed in seeds:
         workdir = os.path.join(suite_dir, experiment.slug, f"seed{seed}")
@@ -250,8 +279,51 @@ def load_results(suite_dir, experiment, seeds):
         if os.path.exists(timing):
             with open(timing) as f:
                 result["seconds"] = json.load(f)["seconds"]
+        disc = os.path.join(workdir, "discrepancy.json")
+        if os.path.exists(disc):
+            with open(disc) as f:
+                result.update(json.load(f))
+        result.update(training_statistics(os.path.join(workdir, "tb")))
         out[seed] = result
     return out
+
+
+TRAINING_TAGS = ("alpha_min", "alpha_median", "alpha_max", "alpha_mean", "wasserstein", "feature_rms_s",
+                 "feature_rms_t")
+
+
+def training_statistics(tb_dir, tags=TRAINING_TAGS):
+    """``{tag: mean over the logged intervals of the joint phase}`` of ``train/<tag>`` scalars in a run's
+    TensorBoard folder (α's statistics, the training W, the feature RMS); tags never logged are left out."""
+    if not os.path.isdir(tb_dir):
+        return {}
+    import tensorflow as tf
+
+    values = {}
+    for name in sorted(os.listdir(tb_dir)):
+        if not name.startswith("events."):
+            continue
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(tb_dir, name)):
+            for v in event.summary.value:
+                tag = v.tag.split("/", 1)[-1]
+                if v.tag.startswith("train/") and tag in tags:
+                    values.setdefault(tag, []).append(float(tf.make_ndarray(v.tensor)))
+    return {f"train_{tag}": float(np.mean(v)) for tag, v in values.items()}
+
+
+def paired_difference(results, partner_results):
+    """EPE(row) − EPE(partner) over the seeds both have: ``(mean, half-width of the 95 % t interval, n)``;
+    the half-width is None for fewer than 2 seeds, everything None for none."""
+    from scipy import stats
+
+    seeds = sorted(set(results) & set(partner_results))
+    d = np.array([results[s]["epe_mean_mm"] - partner_results[s]["epe_mean_mm"] for s in seeds], np.float64)
+    if d.size == 0:
+        return None, None, 0
+    if d.size < 2:
+        return float(d.mean()), None, 1
+    half = float(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+    return float(d.mean()), half, int(d.size)
 
 
 def mean_spread(values):
@@ -286,11 +358,19 @@ def summarise(suite_dir, experiments, seeds):
             row[key] = mean_spread([r.get(key) for r in results.values()])
         if "source_only" in by_role and "oracle" in by_role:
             row["gap_closed"] = mean_spread([gap_closed(results, by_role, s) for s in seeds])
+        if e.partner and e.partner in all_results:
+            row["paired"] = paired_difference(results, all_results[e.partner])
+            row["partner"] = e.partner
+        for key in DISCREPANCY + tuple(f"train_{t}" for t in TRAINING_TAGS):
+            row[key] = mean_spread([r.get(key) for r in results.values()])
         row["pck"] = [r["pck_curve"] for r in results.values()]
         row["thresholds"] = next((r["pck_thresholds_mm"] for r in results.values()), None)
         row["auc_0_50"] = mean_spread([r["auc_0_50"] for r in results.values()])[0]
         rows.append(row)
     return rows
+
+
+DISCREPANCY = ("domain_accuracy", "fresh_critic_w")
 
 
 def _cell(ms, digits):
@@ -312,6 +392,31 @@ def markdown_table(rows):
             cells.append(_cell(r.get("gap_closed", (None, None)), 2))
         cells.append("—" if r["paper"] is None else f"{r['paper'][0]} / {r['paper'][1]}")
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _paired_cell(paired):
+    mean, half, n = paired
+    if mean is None:
+        return "—"
+    return f"{mean:+.2f}" + ("" if half is None else f" [{mean - half:+.2f}, {mean + half:+.2f}]") + f" (n={n})"
+
+
+def adaptation_table(rows):
+    """What the critic does, per configuration: the paired EPE difference to the same seeds without the
+    critic (95 % t interval), the held-out domain discrepancy and the training-time α / W / feature RMS."""
+    head = ["configuration", "ΔEPE vs same seeds without critic, mm [95 % CI]", "domain classifier acc.",
+            "fresh critic W", "α min / median / max (training)", "training W", "feature RMS s / t"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        paired = _paired_cell(r["paired"]) + f" vs {r['partner']}" if r.get("paired") else "—"
+        alpha = " / ".join(_cell(r[f"train_alpha_{k}"], 2) for k in ("min", "median", "max"))
+        rms = " / ".join(_cell(r[f"train_feature_rms_{k}"], 2) for k in ("s", "t"))
+        lines.append("| " + " | ".join([r["label"], paired, _cell(r["domain_accuracy"], 3),
+                                        _cell(r["fresh_critic_w"], 3),
+                                        alpha if r["train_alpha_min"][0] is not None else "—",
+                                        _cell(r["train_wasserstein"], 3),
+                                        rms if r["train_feature_rms_s"][0] is not None else "—"]) + " |")
     return "\n".join(lines)
 
 
@@ -347,12 +452,18 @@ def write_report(suite_dir, suite, experiments, seeds, command, elapsed):
              f"Machine: {_machine()}. This invocation: {elapsed:.0f} s; training + evaluation time of all "
              f"finished runs (summed, including earlier invocations): {compute:.0f} s.", "",
              markdown_table(rows), "",
+             adaptation_table(rows), "",
              "Mean ± sample standard deviation over seeds (same seeds for every configuration). 3D numbers "
              "follow DESIGN.md §4 on the real test split (GT scale and root depth); the root-depth-solved "
              "column recovers the root from the palm-middle MCP bone instead. "
              "Domain gap closed = (EPE_source_only − EPE_method) / (EPE_source_only − EPE_oracle), per "
              "seed, then averaged. The paper's numbers are on real STB with the 256-px network and are not "
-             "comparable in absolute value to a procedural-data run.", ""]
+             "comparable in absolute value to a procedural-data run.", "",
+             "Second table: ΔEPE = EPE(row) − EPE(the same configuration without the critic), per seed, then the "
+             "mean and its 95 % t interval over seeds (negative = the critic helps). Domain classifier acc. "
+             "and fresh critic W are measured after training on held-out features (synthetic held-out vs "
+             "real test crops; awh_tf/evaluation/domain_discrepancy.py): 0.5 and 0 mean indistinguishable. "
+             "The training-time columns are means over the joint phase's logging intervals.", ""]
     if plot:
         lines += ["![PCK](pck.png)", ""]
     path = os.path.join(suite_dir, "results.md")

@@ -35,22 +35,26 @@ def test_suites_encode_the_papers_configurations():
 
 def test_build_config_applies_base_extras_suite_and_steps(tmp_path):
     base = _base(tmp_path)
-    # The suite's own flags win over extras given after "--" (here --da and --oracle).
+    # The suite's own flags win over extras given after "--" (here --da and --target_labels).
     config = rx.build_config(base, _exp("table2", "wo_awh_w_fss"), seed=3, name="x",
-                             extra=["--da=awh", "--oracle", "--batch_size=8"], steps=5)
+                             extra=["--da=awh", "--target_labels=3d", "--batch_size=8"], steps=5)
     assert config.name == "x"
     assert config.model.input_size == config.pipeline.input_size == 32 and config.model.channels == 8
-    assert config.train.da == "none" and not config.train.oracle and not config.pipeline.real_has_3d
+    assert config.train.da == "none" and config.train.target_labels == "2d_depth"
     assert config.train.intermediate_losses == ("R2D", "R3D", "S2D")
     assert config.model.intermediate == "heatmap"
     assert config.train.batch_size == 8
     assert config.train.seed == config.pipeline.seed == 3
     assert (config.train.pretrain_steps, config.train.train_steps, config.train.warmup_steps) == (2, 3, 0)
     oracle = rx.build_config(base, _exp("table2", "oracle"), 0, "o")
-    assert oracle.train.oracle and oracle.pipeline.real_has_3d and oracle.train.da == "none"
+    assert oracle.train.target_labels == "3d" and oracle.train.da == "none"
     assert oracle.train.total_steps == 2000  # the dataclass defaults: no --steps
     wh = rx.build_config(base, _exp("table2", "w_wh_wo_fss"), 0, "w")
     assert wh.train.da == "wdgrl" and wh.train.intermediate_losses == () and not wh.train.source_only
+    centred = rx.build_config(base, _exp("adaptation", "w_awh_centred"), 0, "c")
+    assert centred.model.similarity_mode == "centred" and centred.train.da == "awh"
+    unlabelled = rx.build_config(base, _exp("adaptation", "unlabelled_awh_lwd0.2"), 0, "u")
+    assert unlabelled.train.target_labels == "none" and unlabelled.train.lambda_wd == 0.2
     fssc = rx.build_config(base, _exp("fig5a", "w_fssc"), 0, "c")
     assert fssc.model.intermediate == "conv"
 
@@ -96,7 +100,8 @@ def test_run_suite_reports_mean_spread_and_gap_closed_and_resumes(tmp_path):
     failures = rx.run_suite("table2", base, [0, 1], out, steps=4, train_fn=fake, command="cmd",
                             log=lines.append)
     assert failures == [] and len(fake.calls) == 12
-    assert len(lines) == 13 and "EPE  25.00 mm" in lines[6]  # one line per run + the report line
+    # One line per run, seed-major (every configuration's seed 0 first), + the report line.
+    assert len(lines) == 13 and "EPE  25.00 mm" in lines[3] and "seed 1" in lines[6]
     md = open(os.path.join(out, "table2", "results.md")).read()
     row = next(line for line in md.splitlines() if line.startswith("| w/AWH+wo/FSS"))
     cells = [c.strip() for c in row.strip("|").split("|")]
@@ -111,6 +116,10 @@ def test_run_suite_reports_mean_spread_and_gap_closed_and_resumes(tmp_path):
     summary = json.load(open(os.path.join(out, "table2", "results.json")))
     gap = next(r for r in summary["rows"] if r["slug"] == "w_awh_wo_fss")["gap_closed"]
     np.testing.assert_allclose(gap, [0.775, np.std([0.75, 0.8], ddof=1)])
+    # Paired to the same seeds without the critic: 25 - 28 = -3, 26 - 30 = -4 -> mean -3.5, sd 0.707,
+    # 95 % t half-width t(0.975, 1) = 12.706 x 0.707 / sqrt(2) = 6.35.
+    paired = next(line for line in md.splitlines() if line.startswith("| w/AWH+wo/FSS | -3.50"))
+    assert "-3.50 [-9.85, +2.85] (n=2) vs wo_awh_wo_fss" in paired
 
     # Rerunning trains nothing; a different schedule in the same folder is refused, not mixed.
     lines.clear()
