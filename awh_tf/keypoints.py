@@ -48,6 +48,11 @@ MIDDLE_MCP = 12
 # ours[0] = stb[0], ours[i] = stb[21 - i]; the permutation is its own inverse.
 STB_TO_OURS = np.array([0] + [21 - i for i in range(1, 21)], dtype=np.int64)
 
+# FreiHAND (its MANO keypoint order): 0 wrist, then thumb 1-4, index 5-8, middle 9-12, ring 13-16,
+# little 17-20, each base -> tip. Reversing each finger gives RHD's per-hand order (wrist at 0):
+# rhd[4f + 1 + j] = freihand[4f + 4 - j]; the permutation is its own inverse.
+FREIHAND_TO_RHD = np.array([0] + [4 * f + 4 - j for f in range(5) for j in range(4)], dtype=np.int64)
+
 
 def _check_keypoint_axis(a, axis, name):
     if a.ndim == 0 or a.shape[axis] != NUM_KEYPOINTS:
@@ -95,6 +100,28 @@ def rhd_hand_to_ours(coords, visible=None):
     _check_keypoint_axis(visible, -1, "rhd_hand_to_ours: visible")
     visible[..., ROOT] = visible[..., RHD_WRIST] | visible[..., MIDDLE_MCP]
     return coords, visible
+
+
+def freihand_to_ours(coords, visible=None):
+    """Converts FreiHAND keypoints (wrist at 0, fingers base -> tip) to our order (palm at 0).
+
+    Each finger is reversed (`FREIHAND_TO_RHD`), then the wrist is replaced by the palm as for RHD
+    (:func:`rhd_hand_to_ours`: midpoint of the wrist and the middle MCP, visible if either is).
+
+    Args:
+      coords: ``[..., 21, D]`` in FreiHAND's order (uv px or xyz).
+      visible: ``[..., 21]`` bool, or None.
+    Returns:
+      ``(coords, visible)`` in our order; ``visible`` is None when not given.
+    """
+    coords = np.asarray(coords)
+    _check_keypoint_axis(coords, -2, "freihand_to_ours: coords")
+    coords = np.take(coords, FREIHAND_TO_RHD, axis=-2)
+    if visible is not None:
+        visible = np.asarray(visible)
+        _check_keypoint_axis(visible, -1, "freihand_to_ours: visible")
+        visible = np.take(visible, FREIHAND_TO_RHD, axis=-1)
+    return rhd_hand_to_ours(coords, visible)
 
 
 def ours_to_rhd_hand(coords, wrist):

@@ -27,6 +27,15 @@ Definitions (the numbers papers quote depend on every one of them):
   Coordinates of invisible keypoints are never used (they may be NaN), except the root's, which every
   3D distance needs.
 
+* **Procrustes alignment** (``evaluate_3d(..., align="procrustes")``, PA-MPJPE) — each predicted pose
+  is first mapped onto its ground truth by the similarity transform (scale, rotation without reflection,
+  translation) that minimises the squared error over its visible keypoints (Umeyama 1991,
+  :func:`procrustes_align`); the distances are then plain Euclidean distances between the aligned
+  prediction and the ground truth, **without** root subtraction (the translation is already fitted, as in
+  FreiHAND's evaluation), so the root counts like any keypoint. Every statistic above is then computed
+  from these distances unchanged (``epe_mean_mm`` is the PA-MPJPE). FreiHAND's own script fits an
+  orthogonal map that may be a reflection; the two agree unless the best fit is one.
+
 Streaming: ``PoseEvaluator3D`` / ``PoseEvaluator2D`` store the distances of every batch and give the
 same numbers as one ``evaluate_3d`` / ``evaluate_2d`` call on the concatenated data.
 
@@ -41,6 +50,7 @@ PCK_THRESHOLDS_MM = np.linspace(0.0, 50.0, 20)
 AUC_20_50_START = 8  # PCK_THRESHOLDS_MM[8] = 21.05 mm
 AUC_30_THRESHOLDS_MM = np.linspace(0.0, 30.0, 31)
 PCK_THRESHOLDS_PX = np.linspace(0.0, 30.0, 20)
+ALIGNMENTS = (None, "procrustes")  # evaluate_3d's ``align``
 
 
 def pck_curve(distances, thresholds):
@@ -176,24 +186,101 @@ def distances_2d(pred_uv, gt_uv):
     return np.linalg.norm(pred_uv - gt_uv, axis=-1)
 
 
-def evaluate_3d(pred_xyz, gt_xyz, visible=None):
+def procrustes_transform(pred_xyz, gt_xyz, visible=None):
+    """Per-sample similarity transform mapping ``pred`` onto ``gt`` in the least-squares sense.
+
+    Minimises ``Σ_k ‖gt_k − (s R pred_k + t)‖²`` over the visible keypoints with ``s >= 0``, ``R`` a
+    rotation (``det R = +1``: a mirror image is not fitted) and ``t`` a translation (Umeyama 1991:
+    ``Σ = (1/n) Σ_k (gt_k − μ_gt)(pred_k − μ_pred)ᵀ = U D Vᵀ``, ``S = diag(1, 1, det U det V)``,
+    ``R = U S Vᵀ``, ``s = tr(D S) / σ²_pred``, ``t = μ_gt − s R μ_pred``). A sample whose visible
+    prediction is one point gets ``s = 0`` (the best fit is the ground truth's centroid); a sample with
+    no visible keypoint gets the identity.
+
+    Args:
+      pred_xyz: [N, K, 3] (or [K, 3]) predicted keypoints, mm.
+      gt_xyz: same shape, ground truth, mm.
+      visible: [N, K] (or [K]) bool, the keypoints the fit uses; None = all. Others may be NaN.
+
+    Returns:
+      ``(scale [N], rotation [N, 3, 3], translation [N, 3])`` float64 (no N axis for one pose), with
+      ``aligned = scale · pred @ rotationᵀ + translation``.
+
+    Raises:
+      ValueError: shapes disagree, last dim is not 3, or a visible keypoint is non-finite.
+    """
+    single = np.ndim(pred_xyz) == 2
+    pred, gt, visible = _check_inputs(pred_xyz, gt_xyz, visible, 3, "procrustes_transform")
+    _check_finite(np.linalg.norm(pred - gt, axis=-1), visible, "procrustes_transform")
+    weight = visible[..., None]  # [N, K, 1]
+    count = np.maximum(visible.sum(axis=1), 1).astype(np.float64)  # [N]
+    pred = np.where(weight, pred, 0.0)
+    gt = np.where(weight, gt, 0.0)
+    mean_pred = pred.sum(axis=1) / count[:, None]  # [N, 3]
+    mean_gt = gt.sum(axis=1) / count[:, None]
+    pred_c = np.where(weight, pred - mean_pred[:, None], 0.0)  # [N, K, 3]
+    gt_c = np.where(weight, gt - mean_gt[:, None], 0.0)
+    cov = np.einsum("nki,nkj->nij", gt_c, pred_c) / count[:, None, None]  # [N, 3, 3]
+    u, d, vt = np.linalg.svd(cov)
+    sign = np.sign(np.linalg.det(u) * np.linalg.det(vt))  # ±1: U and V are orthogonal
+    s_diag = np.ones((len(cov), 3))
+    s_diag[:, 2] = sign
+    rotation = np.einsum("nij,nj,njk->nik", u, s_diag, vt)
+    var_pred = np.sum(pred_c**2, axis=(1, 2)) / count
+    trace = np.sum(d * s_diag, axis=1)
+    scale = np.divide(trace, var_pred, out=np.zeros_like(trace), where=var_pred > 0)
+    translation = mean_gt - scale[:, None] * np.einsum("nij,nj->ni", rotation, mean_pred)
+    empty = ~visible.any(axis=1)
+    scale[empty], rotation[empty], translation[empty] = 1.0, np.eye(3), 0.0
+    if single:
+        return scale[0], rotation[0], translation[0]
+    return scale, rotation, translation
+
+
+def procrustes_align(pred_xyz, gt_xyz, visible=None):
+    """The prediction mapped onto the ground truth by :func:`procrustes_transform`, per sample.
+
+    Args:
+      pred_xyz: [N, K, 3] (or [K, 3]) predicted keypoints, mm.
+      gt_xyz: same shape, ground truth, mm.
+      visible: [N, K] (or [K]) bool, the keypoints the fit uses; None = all.
+
+    Returns:
+      float64, the shape of ``pred_xyz``: ``s R pred_k + t`` for every keypoint (the invisible ones
+      are transformed too).
+    """
+    scale, rotation, translation = procrustes_transform(pred_xyz, gt_xyz, visible)
+    pred = np.asarray(pred_xyz, np.float64)
+    rotated = np.einsum("...ij,...kj->...ki", rotation, pred)
+    return np.asarray(scale)[..., None, None] * rotated + np.asarray(translation)[..., None, :]
+
+
+def evaluate_3d(pred_xyz, gt_xyz, visible=None, align=None):
     """3D pose statistics (module docstring: root-relative, per keypoint, then averaged).
 
     Args:
       pred_xyz: [N, K, 3] (or one pose [K, 3]) predicted keypoints, mm, camera frame.
       gt_xyz: same shape, ground truth.
       visible: [N, K] (or [K]) bool; None = all visible.
+      align: None (the root-relative protocol) or "procrustes": score the prediction after
+        :func:`procrustes_align` on the visible keypoints, with distances not root-relative (module
+        docstring); then ``epe_mean_mm`` is the PA-MPJPE.
 
     Returns:
       dict: ``epe_mean_mm``, ``epe_median_mm``, ``auc_0_50``, ``auc_20_50``, ``auc_0_30`` (floats),
       ``pck_thresholds_mm`` [20], ``pck_curve`` [20], ``per_keypoint_epe_mm`` [K] (NaN if never visible).
 
     Raises:
-      ValueError: shapes disagree, last dim is not 3, a visible keypoint is non-finite, or nothing
-        is visible.
+      ValueError: shapes disagree, last dim is not 3, a visible keypoint is non-finite, nothing is
+        visible, or an unknown ``align``.
     """
+    if align not in ALIGNMENTS:
+        raise ValueError(f"evaluate_3d: align must be one of {ALIGNMENTS}, got {align!r}")
     pred, gt, visible = _check_inputs(pred_xyz, gt_xyz, visible, 3, "evaluate_3d")
-    distances = distances_3d(pred, gt)
+    if align is None:
+        distances = distances_3d(pred, gt)
+    else:
+        _check_finite(np.linalg.norm(pred - gt, axis=-1), visible, "evaluate_3d")
+        distances = np.linalg.norm(procrustes_align(pred, gt, visible) - gt, axis=-1)
     _check_finite(distances, visible, "evaluate_3d")
     return _summarize_3d(distances, visible)
 

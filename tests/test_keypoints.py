@@ -1,4 +1,4 @@
-"""Keypoint order, index maps from RHD and STB, and mirroring (DESIGN.md §2-3)."""
+"""Keypoint order, index maps from RHD, STB and FreiHAND, and mirroring (DESIGN.md §2-3)."""
 
 import numpy as np
 
@@ -35,6 +35,20 @@ def test_stb_to_ours_order():
     xyz = np.random.default_rng(0).normal(size=(5, 21, 3))
     np.testing.assert_array_equal(kp.ours_to_stb(kp.stb_to_ours(xyz)), xyz)
     np.testing.assert_array_equal(kp.stb_to_ours(xyz)[:, 1], xyz[:, 20])
+
+
+def test_freihand_to_ours_reverses_fingers_and_builds_palm():
+    # FreiHAND: 0 wrist, thumb 1-4, index 5-8, middle 9-12, ring 13-16, little 17-20, base -> tip.
+    fh = np.arange(21 * 2, dtype=np.float64).reshape(21, 2)
+    vis_fh = np.zeros(21, bool)
+    vis_fh[9] = True  # middle MCP visible, wrist not
+    ours, vis = kp.freihand_to_ours(fh, vis_fh)
+    source = [4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9, 16, 15, 14, 13, 20, 19, 18, 17]  # ours 1..20
+    np.testing.assert_array_equal(ours[1:], fh[source])
+    np.testing.assert_array_equal(ours[0], 0.5 * (fh[0] + fh[9]))  # palm = wrist / middle MCP midpoint
+    assert vis[0] and vis[12] and vis.sum() == 2
+    assert kp.freihand_to_ours(fh)[1] is None
+    np.testing.assert_array_equal(kp.FREIHAND_TO_RHD[kp.FREIHAND_TO_RHD], np.arange(21))
 
 
 def test_mirror_is_consistent_with_projection():

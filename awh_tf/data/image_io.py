@@ -1,4 +1,4 @@
-"""PNG reading with one-line errors, depth decoding for RHD and STB, and depth registration.
+"""PNG and JPEG reading with one-line errors, depth decoding for RHD and STB, and depth registration.
 
 Legend: H, W image height and width in px; pixel centres at integer coordinates (u right, v down).
 Depth maps are float32 [H, W] in mm, 0 = no measurement.
@@ -17,17 +17,23 @@ from awh_tf.data.errors import DataError
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_JPEG_SOI = b"\xff\xd8\xff"  # start-of-image marker and the first byte of the next marker
+_JPEG_EOI = b"\xff\xd9"
 
 RHD_DEPTH_MAX_MM = 5000.0  # RHD: depth_m = (R*256 + G) / 65535 * 5.0
 
 
-def _decode_png(path: str | os.PathLike, index: int | None, flags: int) -> np.ndarray:
+def _read_file(path: str | os.PathLike, index: int | None) -> np.ndarray:
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        return np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
         raise DataError.at(path, "image not found", index) from None
     except OSError as e:
         raise DataError.at(path, f"cannot read image ({e})", index) from None
+
+
+def _decode_png(path: str | os.PathLike, index: int | None, flags: int) -> np.ndarray:
+    data = _read_file(path, index)
     raw = data.tobytes()
     if not raw.startswith(_PNG_SIGNATURE):
         raise DataError.at(path, "not a PNG file", index)
@@ -38,6 +44,31 @@ def _decode_png(path: str | os.PathLike, index: int | None, flags: int) -> np.nd
     if image is None:
         raise DataError.at(path, "corrupt PNG (decoder failed)", index)
     return image
+
+
+def _decode_jpeg(path: str | os.PathLike, index: int | None, flags: int) -> np.ndarray:
+    data = _read_file(path, index)
+    raw = data.tobytes()
+    if not raw.startswith(_JPEG_SOI):
+        raise DataError.at(path, "not a JPEG file", index)
+    # libjpeg decodes a file cut short into grey rows with only a warning; the EOI check catches it.
+    # Zero bytes after the marker (padding some writers add) are allowed.
+    if not raw.rstrip(b"\x00").endswith(_JPEG_EOI):
+        raise DataError.at(path, "truncated JPEG (no EOI marker at the end)", index)
+    image = cv2.imdecode(data, flags)
+    if image is None:
+        raise DataError.at(path, "corrupt JPEG (decoder failed)", index)
+    return image
+
+
+def read_jpeg_rgb(path: str | os.PathLike, index: int | None = None) -> np.ndarray:
+    """Reads a colour JPEG as RGB. Returns uint8 [H, W, 3]. Raises DataError naming path and index."""
+    return cv2.cvtColor(_decode_jpeg(path, index, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def read_jpeg_grey(path: str | os.PathLike, index: int | None = None) -> np.ndarray:
+    """Reads a JPEG as one grey channel (a colour file is converted). Returns uint8 [H, W]."""
+    return _decode_jpeg(path, index, cv2.IMREAD_GRAYSCALE)
 
 
 def read_rgb(path: str | os.PathLike, index: int | None = None) -> np.ndarray:
