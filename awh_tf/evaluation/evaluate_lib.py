@@ -10,7 +10,9 @@
 * ``pck.png`` — the 3D PCK curve on 0–50 mm; ``per_keypoint.png`` — the per-keypoint 3D EPE.
 
 For a split other than ``test`` the files are ``eval_<split>.json``, ``pck_<split>.png`` and
-``per_keypoint_<split>.png``, so the run's headline ``eval.json`` is never overwritten by another split.
+``per_keypoint_<split>.png``, and an evaluation of a chosen ``--checkpoint`` adds ``_<checkpoint name>``
+(``eval_ckpt-1000.json``), so the run's headline ``eval.json`` is never overwritten by another split or an
+older checkpoint.
 """
 
 import dataclasses
@@ -30,9 +32,9 @@ SPLITS = {"test": "real test split (STB B1Counting + B1Random)",
           "synthetic_test": "synthetic held-out split (RHD evaluation)"}
 
 
-def output_names(split):
-    """``(json, pck png, per-keypoint png)`` file names of a split's evaluation."""
-    suffix = "" if split == "test" else f"_{split}"
+def output_names(split, checkpoint=None):
+    """``(json, pck png, per-keypoint png)`` file names of a split's evaluation (of a chosen checkpoint)."""
+    suffix = ("" if split == "test" else f"_{split}") + (f"_{os.path.basename(checkpoint)}" if checkpoint else "")
     return f"eval{suffix}.json", f"pck{suffix}.png", f"per_keypoint{suffix}.png"
 
 
@@ -120,7 +122,7 @@ def evaluate_run(workdir, split="test", data_overrides=None, checkpoint=None, ba
     result = evaluate_predictions(pred, mean_pose=mean_pose)
     result.update(name=config.name, split=split, checkpoint=ckpt,
                   per_keypoint=dict(zip(KEYPOINT_NAMES, result["per_keypoint_epe_mm"])))
-    json_name, pck_name, kp_name = output_names(split)
+    json_name, pck_name, kp_name = output_names(split, checkpoint)
     write_json(os.path.join(workdir, json_name), result)
     plots.plot_pck([pck_curve_of(result, config.name)], os.path.join(workdir, pck_name),
                    title=f"3D PCK, {SPLITS[split]}")

@@ -133,7 +133,10 @@ def test_batches_are_the_seeded_per_sample_processing():
         np.testing.assert_array_equal(got, order[:6])
         for position, index in enumerate(got):
             epoch = position // n
-            expect = pipeline.process_sample(ds[index], SMALL, np.random.default_rng([7, stream, epoch, index]))
+            # The real domain carries the default budget's labels (2D + depth, no 3D); the synthetic one all.
+            labels = pipeline.ALL_LABELS if key == "source" else pipeline.budget_labels("2d_depth")
+            expect = pipeline.process_sample(ds[index], SMALL, np.random.default_rng([7, stream, epoch, index]),
+                                             labels=labels)
             b, row = batches[position // 2][key], position % 2
             for field in pipeline.FIELDS:
                 np.testing.assert_array_equal(b[field][row], expect[field], err_msg=f"{key} {position} {field}")

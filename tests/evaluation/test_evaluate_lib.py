@@ -118,3 +118,13 @@ def test_compare_runs_plots_every_run_with_its_label(tiny_run, evaluated, tmp_pa
     assert os.path.getsize(tmp_path / "cmp.png") > 1000
     assert any(line.startswith("tiny ") for line in lines)
     assert any(f"other ({other})" in line for line in lines)  # same names: told apart by folder
+
+
+def test_chosen_checkpoint_has_its_own_files(tiny_run, evaluated):
+    ckpt = os.path.join(tiny_run.workdir, "checkpoints", "ckpt-3")
+    result = evaluate_lib.evaluate_run(tiny_run.workdir, checkpoint=ckpt, log=lambda _: None)
+    with open(os.path.join(tiny_run.workdir, "eval_ckpt-3.json")) as f:
+        assert json.load(f)["checkpoint"] == result["checkpoint"]
+    assert os.path.exists(os.path.join(tiny_run.workdir, "pck_ckpt-3.png"))
+    with open(os.path.join(tiny_run.workdir, "eval.json")) as f:
+        assert json.load(f) == json.loads(json.dumps(evaluated[0]))  # the headline file is untouched
