@@ -33,6 +33,7 @@ Suites (our reading of the paper, p. 6, where its text is silent):
 
 import copy
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -195,11 +196,15 @@ def run_one(config, workdir, train_fn):
 
 
 def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="procedural", train_fn=None,
-              command=None, log=print):
+              command=None, log=print, rank_steps=(), evaluate_fn=None, discrepancy=(300, 400)):
     """Runs (or resumes) every configuration × seed, then writes the report; returns the failures.
 
     ``train_fn(config, workdir, log=, progress=)`` defaults to ``train_lib.train_and_evaluate`` and must
     write ``<workdir>/eval.json``; ``command`` is recorded in the report (default: this process's argv).
+    ``rank_steps``: also evaluate every finished run's checkpoint of these steps (``eval_ckpt-<step>.json``,
+    with ``evaluate_fn(workdir, checkpoint)``, default ``evaluate_lib.evaluate_run``) and report the rows'
+    ranking there beside the final one. ``discrepancy``: held-out samples per domain and fresh-critic steps
+    of each run's ``discrepancy.json`` (default train_fn only; 0 samples = not measured).
     """
     if suite not in SUITES:
         raise ValueError(f"--suite: expected one of {sorted(SUITES)}, got {suite!r}")
@@ -212,7 +217,7 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
     if train_fn is None:
         from awh_tf.training.shared_runs import SharedRunner
 
-        train_fn = SharedRunner(os.path.join(suite_dir, "_pretrain"))
+        train_fn = SharedRunner(os.path.join(suite_dir, "_pretrain"), *discrepancy)
         cleanup = _release_memory  # the Keras graphs of a finished run are garbage for the next one
     # Seed-major: after each pass every configuration has one more seed, so a suite cut short still pairs.
     runs = [(e, s) for s in seeds for e in experiments]
@@ -240,7 +245,9 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
     command = command or " ".join(["python", "tools/run_experiments.py"] + sys.argv[1:])
     # The report covers the suite's folder: the configurations run now and any finished earlier.
     shown = [e for e in SUITES[suite] if e in experiments or load_results(suite_dir, e, seeds)]
-    report = write_report(suite_dir, suite, shown, seeds, command, elapsed)
+    for step in rank_steps:
+        failures += evaluate_checkpoints(suite_dir, shown, seeds, step, evaluate_fn, log)
+    report = write_report(suite_dir, suite, shown, seeds, command, elapsed, rank_steps)
     log(f"wrote {report} ({elapsed:.0f} s this invocation)")
     return failures
 
@@ -441,7 +448,70 @@ def _machine():
     return f"{os.cpu_count()} CPU cores, " + (f"{len(gpus)} GPU(s)" if gpus else "no GPU")
 
 
-def write_report(suite_dir, suite, experiments, seeds, command, elapsed):
+def evaluate_checkpoints(suite_dir, experiments, seeds, step, evaluate_fn=None, log=print):
+    """Evaluates checkpoint ``ckpt-<step>`` of every finished run lacking ``eval_ckpt-<step>.json``; returns
+    the failures (a run whose checkpoint was not kept is one)."""
+    if evaluate_fn is None:
+        from awh_tf.evaluation import evaluate_lib
+
+        evaluate_fn = functools.partial(evaluate_lib.evaluate_run, log=lambda _: None)
+    failures = []
+    for e in experiments:
+        for seed in seeds:
+            workdir = os.path.join(suite_dir, e.slug, f"seed{seed}")
+            if not os.path.exists(os.path.join(workdir, "eval.json")) or checkpoint_epe(workdir, step) is not None:
+                continue
+            checkpoint = os.path.join(workdir, "checkpoints", f"ckpt-{step}")
+            if not os.path.exists(checkpoint + ".index"):
+                failures.append(f"{e.slug} seed {seed}: no checkpoint of step {step} kept")
+                continue
+            evaluate_fn(workdir, checkpoint=checkpoint)
+            log(f"{e.slug} seed {seed}: evaluated {checkpoint}")
+    return failures
+
+
+def checkpoint_epe(workdir, step):
+    """The 3D mean EPE of ``workdir``'s evaluation of checkpoint ``step`` (``eval_ckpt-<step>.json``), or None."""
+    path = os.path.join(workdir, f"eval_ckpt-{step}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)["epe_mean_mm"]
+
+
+def ranks(values):
+    """1-based ranks of ``values`` (1 = smallest; ties share the lower rank), None kept as None."""
+    present = sorted(v for v in values if v is not None)
+    return [None if v is None else present.index(v) + 1 for v in values]
+
+
+def ranking_table(suite_dir, rows, seeds, steps):
+    """Markdown: each row's mean EPE and rank after each of ``steps`` and at the end of training, and the
+    Spearman correlation of each ranking with the final one."""
+    from scipy import stats
+
+    columns = {}
+    for step in steps:
+        columns[f"step {step}"] = [mean_spread([checkpoint_epe(os.path.join(suite_dir, r["slug"], f"seed{s}"), step)
+                                                for s in seeds]) for r in rows]
+    columns["end of training"] = [r["epe_mean_mm"] for r in rows]
+    head = ["configuration"] + [f"3D EPE {name} (rank)" for name in columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    ranked = {name: ranks([ms[0] for ms in col]) for name, col in columns.items()}
+    for i, r in enumerate(rows):
+        cells = [f"{_cell(col[i], 2)} ({ranked[name][i] or '—'})" for name, col in columns.items()]
+        lines.append("| " + " | ".join([r["label"]] + cells) + " |")
+    final = ranked["end of training"]
+    for step in steps:
+        pairs = [(a, b) for a, b in zip(ranked[f"step {step}"], final) if a is not None and b is not None]
+        if len(pairs) > 2:
+            rho = stats.spearmanr(*zip(*pairs)).statistic
+            lines.append(f"\nSpearman rank correlation, step {step} vs end of training: {rho:.2f} "
+                         f"({len(pairs)} configurations).")
+    return "\n".join(lines)
+
+
+def write_report(suite_dir, suite, experiments, seeds, command, elapsed, rank_steps=()):
     """Writes ``results.md``, ``results.json`` and ``pck.png`` in ``suite_dir``; returns the .md path."""
     os.makedirs(suite_dir, exist_ok=True)
     rows = summarise(suite_dir, experiments, seeds)
@@ -464,6 +534,10 @@ def write_report(suite_dir, suite, experiments, seeds, command, elapsed):
              "and fresh critic W are measured after training on held-out features (synthetic held-out vs "
              "real test crops; awh_tf/evaluation/domain_discrepancy.py): 0.5 and 0 mean indistinguishable. "
              "The training-time columns are means over the joint phase's logging intervals.", ""]
+    if rank_steps:
+        lines += ["Ranking of the configurations earlier in training (the same runs' checkpoints, evaluated "
+                  "on the real test split) and at the end; mean ± sd over seeds.", "",
+                  ranking_table(suite_dir, rows, seeds, rank_steps), ""]
     if plot:
         lines += ["![PCK](pck.png)", ""]
     path = os.path.join(suite_dir, "results.md")
@@ -485,7 +559,9 @@ def main(argv):
         print("warning: fewer than 2 seeds: the table's spread is undefined", file=sys.stderr)
     try:
         failures = run_suite(FLAGS.suite, FLAGS.base, seeds, FLAGS.out_dir, FLAGS.steps, argv[1:],
-                             tuple(FLAGS.only or ()), FLAGS.data)
+                             tuple(FLAGS.only or ()), FLAGS.data,
+                             rank_steps=tuple(int(s) for s in FLAGS.rank_at_steps or ()),
+                             discrepancy=(FLAGS.discrepancy_samples, FLAGS.discrepancy_critic_steps))
     except ValueError as e:
         sys.exit(f"error: {e}")
     if failures:
@@ -503,6 +579,11 @@ def define_flags():
     flags.DEFINE_string("base", "configs/demo.cfg", "Base flag file of every configuration.")
     flags.DEFINE_string("out_dir", "runs/experiments", "Runs go to <out_dir>/<suite>/<slug>/seed<k>/.")
     flags.DEFINE_list("only", None, "Run only these configurations (slugs), e.g. source_only,oracle.")
+    flags.DEFINE_integer("discrepancy_samples", 300, "Held-out crops per domain for each run's domain "
+                         "discrepancy (discrepancy.json); 0 = not measured.")
+    flags.DEFINE_integer("discrepancy_critic_steps", 400, "Training steps of the discrepancy's fresh critic.")
+    flags.DEFINE_list("rank_at_steps", None, "Also evaluate each run's checkpoint of these steps and report the "
+                      "ranking there (is the final ranking stable?); the checkpoints must be kept.")
 
 
 if __name__ == "__main__":

@@ -163,12 +163,49 @@ def test_tiny_suite_end_to_end_and_resume(tmp_path):
              "--critic_units=8", "--batch_size=4", "--n_critic=1"]
     base = _base(tmp_path, "\n".join(lines) + "\n")
     cmd = [sys.executable, "tools/run_experiments.py", "--suite", "table2", "--steps", "2", "--seeds", "0,1",
-           "--only", "source_only,oracle,w_awh_wo_fss", "--base", base, "--out_dir", str(tmp_path / "exp")]
+           "--only", "source_only,oracle,w_awh_wo_fss", "--base", base, "--out_dir", str(tmp_path / "exp"),
+           "--discrepancy_samples=8", "--discrepancy_critic_steps=5"]
     first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-2000:]
     progress = [line for line in first.stdout.splitlines() if line.startswith("[")]
     assert len(progress) == 6 and all("EPE" in line and line.endswith(" s") for line in progress)
     md = open(tmp_path / "exp" / "table2" / "results.md").read()
     assert "| w/AWH+wo/FSS | 2 |" in md and "domain gap closed" in md
+    disc = json.load(open(tmp_path / "exp" / "table2" / "oracle" / "seed1" / "discrepancy.json"))
+    assert 0 < disc["num_per_domain"] <= 8 and disc["fresh_critic_steps"] == 5
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and again.stdout.count("done earlier") == 6
+
+
+def test_run_suite_ranks_the_rows_at_an_earlier_checkpoint(tmp_path):
+    base, out = _base(tmp_path), str(tmp_path / "exp")
+    # Earlier in training every row is 5 mm worse, except the method, which is then the worst.
+    early = dict({slug: tuple(e + 5 for e in v) for slug, v in EPE.items()}, w_awh_wo_fss=(50.0, 52.0))
+    evaluated = []
+
+    def evaluate(workdir, checkpoint):
+        slug, seed = os.path.basename(os.path.dirname(workdir)), int(workdir[-1])
+        evaluated.append((slug, seed, os.path.basename(checkpoint)))
+        with open(os.path.join(workdir, "eval_ckpt-3.json"), "w") as f:
+            json.dump({"epe_mean_mm": early[slug][seed]}, f)
+
+    def train(config, workdir, log, progress):
+        result = FakeTrainer()(config, workdir, log, progress)
+        os.makedirs(os.path.join(workdir, "checkpoints"), exist_ok=True)
+        open(os.path.join(workdir, "checkpoints", "ckpt-3.index"), "w").close()
+        return result
+
+    failures = rx.run_suite("table2", base, [0, 1], out, steps=4, train_fn=train, command="cmd",
+                            log=lambda _: None, rank_steps=(3,), evaluate_fn=evaluate)
+    assert failures == [] and len(evaluated) == 12 and {c for *_, c in evaluated} == {"ckpt-3"}
+    md = open(os.path.join(out, "table2", "results.md")).read()
+    row = next(line for line in md.splitlines() if line.startswith("| w/AWH+wo/FSS | 51.00"))
+    # Mean EPE 51 at step 3 (rank 6 of 6), 25.5 at the end (rank 2, behind the oracle's 21).
+    assert "51.00 ± 1.41 (6) | 25.50 ± 0.71 (2) |" in row
+    # Final ranks: oracle 1, w/AWH 2, w/WH 3, wo/AWH wo/FSS 4, w/FSS 5, source only 6; at step 3 the
+    # method drops from 2 to 6 and the others move up by one: d² = 16 + 1 + 1 + 1 + 1 = 20, 1 − 6·20/210.
+    assert f"step 3 vs end of training: {1 - 6 * 20 / 210:.2f} (6 configurations)" in md
+    # Already evaluated checkpoints are not evaluated again.
+    rx.run_suite("table2", base, [0, 1], out, steps=4, train_fn=train, log=lambda _: None, rank_steps=(3,),
+                 evaluate_fn=evaluate)
+    assert len(evaluated) == 12
