@@ -34,21 +34,14 @@ def domain_features(workdir, num, seed=0, data_overrides=None):
       ``num`` or the smaller split's size.
     """
     from awh_tf.evaluation import evaluate_lib
+    from awh_tf.evaluation.domain_discrepancy import domain_features as network_features
     from awh_tf.evaluation.predict_lib import load_run
 
     config, pose_net, _ = load_run(workdir)
     config = evaluate_lib.with_data_overrides(config, **(data_overrides or {}))
-    source, _ = evaluate_lib.open_split(config.data, "synthetic_test")
-    target, _ = evaluate_lib.open_split(config.data, "test")
-    n = min(num, len(source), len(target))
-    rng = np.random.default_rng(seed)
-    feats = []
-    for ds in (source, target):
-        idx = np.sort(rng.choice(len(ds), n, replace=False))
-        images = evaluate_lib.load_samples(ds, idx, config.pipeline)["image"]
-        z = evaluate_lib.run_network(pose_net, images, ["features"])["features"]
-        feats.append(z.reshape(n, -1))
-    return np.concatenate(feats).astype(np.float32), np.repeat([0, 1], n), config.name
+    z_s, z_t = network_features(pose_net, config, num, seed)
+    n = len(z_s)
+    return np.concatenate([z_s.reshape(n, -1), z_t.reshape(n, -1)]), np.repeat([0, 1], n), config.name
 
 
 def domain_classifier_accuracy(features, domain, seed=0):
