@@ -116,3 +116,30 @@ def measure(pose_network, config, num=300, critic_steps=400, seed=0):
         "feature_rms_source": float(np.sqrt(np.mean(z_s ** 2))),
         "feature_rms_target": float(np.sqrt(np.mean(z_t ** 2))),
     }
+
+
+def pose_domain_accuracy(xyz_s, xyz_t, num=2000, seed=0):
+    """Held-out accuracy of the same linear domain classifier on the two domains' **3D poses** instead of
+    features: is there a label shift that aligning the features' marginals would have to fight?
+
+    Each pose is made root-relative, divided by its reference bone (root to middle MCP) and its X
+    coordinate taken in absolute value (left and right hands alike), so only the pose and the viewpoint
+    remain. 0.5 = linearly indistinguishable pose distributions.
+
+    Args:
+      xyz_s, xyz_t: ``[N_s, 21, 3]`` / ``[N_t, 21, 3]`` mm, camera frame, our keypoint order.
+      num: poses drawn per domain (fewer if a domain has fewer).  seed: the draw and the split.
+    """
+    from awh_tf.keypoints import MIDDLE_MCP, ROOT
+
+    def normalised(xyz):
+        xyz = np.asarray(xyz, np.float64)
+        rel = xyz - xyz[:, ROOT:ROOT + 1]
+        rel /= np.linalg.norm(rel[:, MIDDLE_MCP], axis=-1)[:, None, None]
+        rel[..., 0] = np.abs(rel[..., 0])
+        return rel.reshape(len(rel), -1)
+
+    n = min(num, len(xyz_s), len(xyz_t))
+    rng = np.random.default_rng(seed)
+    poses = [normalised(x)[rng.choice(len(x), n, replace=False)] for x in (xyz_s, xyz_t)]
+    return domain_classifier_accuracy(np.concatenate(poses), np.repeat([0, 1], n), seed)
