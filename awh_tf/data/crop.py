@@ -122,6 +122,32 @@ def hand_region(uv, visible, size, dilation):
     return hull_mask(pts, size, dilation * extent)
 
 
+def keypoint_depths(depth, uv):
+    """The median valid (> 0) depth in each keypoint's 3×3 px neighbourhood (pixels outside the image are
+    not valid); NaN where a neighbourhood has none. Vectorised: one sort of ``[N, 9]`` values, not N medians.
+
+    Args:
+      depth: ``[H, W]`` (0 = no measurement).  uv: ``[N, 2]`` px (rounded to the nearest pixel).
+    Returns:
+      ``[N]`` floats, ``depth``'s dtype where it is a float one (the median of an even count is the mean of the middle two, as
+      ``np.median``).
+    """
+    h, w = depth.shape
+    px = np.round(np.asarray(uv, dtype=np.float64)).astype(np.int64).reshape(-1, 2)
+    du, dv = np.meshgrid([-1, 0, 1], [-1, 0, 1])
+    u, v = px[:, :1] + du.ravel(), px[:, 1:] + dv.ravel()  # [N, 9]
+    inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    values = depth[np.clip(v, 0, h - 1), np.clip(u, 0, w - 1)]
+    valid = inside & (values > 0)
+    count = valid.sum(axis=1)
+    ordered = np.sort(np.where(valid, values, np.inf), axis=1)  # valid values first, ascending
+    rows = np.arange(len(px))
+    low = ordered[rows, np.maximum(count - 1, 0) // 2]
+    high = ordered[rows, np.minimum(count // 2, 8)]
+    median = (low + high) / 2  # odd count: low == high
+    return np.where(count > 0, median, np.nan)
+
+
 def hand_depth_statistics(depth, hand, uv, visible, band_mm, min_range_mm=10.0):
     """``(d_max, d_range)`` mm of the hand in a measured depth image: paper Eq. 9's "max depth value and
     depth range of hand", from the depth image and the 2D keypoints only.
@@ -145,14 +171,10 @@ def hand_depth_statistics(depth, hand, uv, visible, band_mm, min_range_mm=10.0):
     size = depth.shape[0]
     uv = np.asarray(uv, dtype=np.float64)
     visible = np.asarray(visible, dtype=bool)
-    levels = []
-    for u, v in np.round(uv[visible]).astype(int):
-        patch = depth[max(v - 1, 0):max(v + 2, 0), max(u - 1, 0):max(u + 2, 0)]
-        patch = patch[patch > 0]
-        if patch.size:
-            levels.append(np.median(patch))
+    levels = keypoint_depths(depth, uv[visible])
+    levels = levels[~np.isnan(levels)]
     none = (0.0, 0.0, np.zeros((size, size), bool))
-    if not levels:
+    if not levels.size:
         return none
     level = float(np.median(levels))
     pixels = hand & (depth > 0) & (np.abs(depth - level) <= band_mm)

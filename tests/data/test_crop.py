@@ -149,3 +149,34 @@ def test_depth_target_without_mask_uses_dilated_keypoint_hull():
     visible = np.ones(21, bool)
     visible[3] = False  # corner (14, 14)
     assert not crop.hand_region(uv, visible, 20, 0.2)[15, 15]
+
+def _keypoint_depths_loop(depth, uv):
+    """The per-keypoint definition: median of the valid pixels of the 3×3 patch, clipped at the border."""
+    out = []
+    for u, v in np.round(uv).astype(int):
+        patch = depth[max(v - 1, 0):max(v + 2, 0), max(u - 1, 0):max(u + 2, 0)]
+        patch = patch[patch > 0]
+        out.append(np.median(patch) if patch.size else np.nan)
+    return np.asarray(out, dtype=depth.dtype)
+
+
+def test_keypoint_depths_hand_computed():
+    depth = np.zeros((5, 5), np.float32)
+    depth[0:3, 0:3] = [[1, 2, 3], [4, 0, 6], [7, 8, 9]]  # 8 valid values around (1, 1): median (4 + 6) / 2
+    depth[4, 4] = 10.0
+    uv = np.array([[1, 1], [4.4, 4.4], [5, 5], [-1, 2], [3, -2], [9, 9]], np.float64)
+    got = crop.keypoint_depths(depth, uv)
+    # (4, 4): one valid pixel; (5, 5): its 3×3 reaches (4, 4) only; (-1, 2): column 0 rows 1-3 → 4, 7, 0;
+    # (3, -2) and (9, 9): nothing inside.
+    np.testing.assert_array_equal(got, np.array([5.0, 10.0, 10.0, 5.5, np.nan, np.nan], np.float32))
+
+
+def test_keypoint_depths_equals_the_per_keypoint_medians(rng):
+    for _ in range(300):
+        size = int(rng.integers(3, 40))
+        depth = rng.uniform(300, 900, (size, size)) * (rng.random((size, size)) < rng.uniform(0, 1))
+        depth = depth.astype(np.float32)
+        uv = rng.uniform(-3, size + 3, (21, 2))
+        got = crop.keypoint_depths(depth, uv)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, _keypoint_depths_loop(depth, uv))
