@@ -20,6 +20,7 @@ import os
 import shutil
 
 import numpy as np
+from tensorflow import errors as tf_errors
 
 from awh_tf.export import crops, metadata, parity, saved_model, tflite
 from awh_tf.export.errors import ExportError
@@ -170,11 +171,30 @@ def export_run(workdir, out_dir, options=ExportOptions(), data_overrides=None, l
         meta = metadata.build_metadata(config, workdir, checkpoint, size, files,
                                        {r.name: r.to_dict() for r in results}, ops, settings)
         metadata.write_metadata(meta, os.path.join(partial, "metadata.json"))
+    except (OSError, tf_errors.OpError) as e:  # a full disk (ENOSPC), a quota, a vanished mount
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ExportError(f"{partial}: could not write the export ({_first_line(e)}); nothing was written to "
+                          f"{out_dir}, an existing export there is unchanged") from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    if os.path.exists(out_dir):
-        shutil.rmtree(out_dir)
-    os.replace(partial, out_dir)
+    _swap_in(partial, out_dir)
     log(f"wrote {out_dir}")
     return meta
+
+
+def _first_line(error):
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return (str(error).strip() or type(error).__name__).splitlines()[0]
+
+
+def _swap_in(partial, out_dir):
+    """Replaces ``out_dir`` by ``partial`` with renames only (no disk space needed), so at every moment one
+    complete export exists under ``out_dir``, ``out_dir.old`` or ``partial``."""
+    old = os.path.normpath(out_dir) + ".old"
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(out_dir):
+        os.replace(out_dir, old)
+    os.replace(partial, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
