@@ -20,7 +20,8 @@ batch, with a leading B) is a dict of
 ``has_2d``         bool []              the 2D keypoints may supervise this sample
 ``has_depth``      bool []              its depth image may supervise it (depth regularizer; False also
                                         when no hand depth was measured: crop.depth_target)
-``has_3d``         bool []              its 3D labels may supervise it
+``has_3d``         bool []              its 3D labels may supervise it (False also when the loader has
+                                        none: ``xyz`` None, a 2D-only dataset such as COCO-style hands)
 ``xyz``            float32 [K, 3]       mm, camera frame, after mirroring; 0 unless ``has_3d``
 ``crop_K``         float32 [3, 3]       ``A @ K``: projects ``xyz`` to ``uv``
 ``scale``          float32 []           mm, reference bone length (0, 12); 0 unless ``has_3d``
@@ -254,9 +255,10 @@ def mirror_sample(sample):
     ``c_x' = W - 1 - c_x``; ``hand`` becomes "left". Other keys are kept."""
     width = sample["image"].shape[1]
     flip = lambda a: None if a is None else np.ascontiguousarray(a[:, ::-1])  # noqa: E731
+    xyz = sample.get("xyz")
     return dict(sample, image=flip(sample["image"]), depth=flip(sample["depth"]),
                 mask=flip(sample.get("mask")), uv=mirror_uv(sample["uv"], width),
-                xyz=mirror_xyz(sample["xyz"]), K=mirror_K(sample["K"], width), hand="left")
+                xyz=None if xyz is None else mirror_xyz(xyz), K=mirror_K(sample["K"], width), hand="left")
 
 
 def process_sample(sample, cfg, rng=None, labels=ALL_LABELS):
@@ -265,8 +267,8 @@ def process_sample(sample, cfg, rng=None, labels=ALL_LABELS):
     Args:
       sample: a loader's ``ds[i]`` dict: ``image`` uint8 [H, W, 3] RGB, ``depth`` float32 [H, W] mm
         registered to the image (or None: the depth target is then all 0), ``mask`` bool [H, W] or None,
-        ``uv`` [K, 2] px, ``xyz`` [K, 3] mm camera frame, ``visible`` [K], ``K`` [3, 3], ``hand``
-        "left"/"right", ``index``, ``domain``.
+        ``uv`` [K, 2] px, ``xyz`` [K, 3] mm camera frame (or None: the dataset has no 3D labels),
+        ``visible`` [K], ``K`` [3, 3], ``hand`` "left"/"right", ``index``, ``domain``.
       cfg: a :class:`PipelineConfig`.
       rng: ``np.random.Generator`` for the train-time augmentation, or None for none.
       labels: the :class:`Labels` this sample may use; without ``has_3d`` its ``xyz`` is not read.
@@ -280,7 +282,8 @@ def process_sample(sample, cfg, rng=None, labels=ALL_LABELS):
     image, depth, mask = sample["image"], sample["depth"], sample.get("mask")
     uv, K = sample["uv"], sample["K"]
     visible = np.asarray(sample["visible"], dtype=bool)
-    if labels.has_3d:
+    has_3d = labels.has_3d and sample.get("xyz") is not None  # None: a 2D-only dataset, as depth=None below
+    if has_3d:
         xyz = np.asarray(sample["xyz"], dtype=np.float32)
         code = geometry.relative_depth(xyz)  # the crop's uv come from its affine, not from projecting xyz
     else:
@@ -310,7 +313,7 @@ def process_sample(sample, cfg, rng=None, labels=ALL_LABELS):
         "domain": np.int32(domain),
         "has_2d": np.bool_(labels.has_2d),
         "has_depth": np.bool_(has_depth),
-        "has_3d": np.bool_(labels.has_3d),
+        "has_3d": np.bool_(has_3d),
         "xyz": xyz,
         "crop_K": crop.crop_intrinsics(A, K),
         "scale": np.float32(code["scale"]),
