@@ -187,3 +187,28 @@ def test_real_data_export(tmp_path):
     bad.write_bytes(bad.read_bytes()[:100])  # truncated PNG
     with pytest.raises(ExportError, match=r"^parity dataset .* cannot be read: .*SK_color_1.png"):
         crops.parity_crops(config, 5)
+
+
+def test_failed_export_write_is_one_line_and_the_old_export_stays(tmp_path, monkeypatch):
+    """A disk that fills while the export is written (here: at its last file, metadata.json)."""
+    import errno
+
+    from awh_tf.export import metadata
+
+    def disk_full(meta, path):
+        with open(path, "w") as f:
+            f.write("{")  # a partial file, as a full disk leaves
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(metadata, "write_metadata", disk_full)
+    workdir = make_workdir(tmp_path / "run")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "metadata.json").write_text('{"old": true}')
+    options = export_lib.ExportOptions(formats=(), overwrite=True, parity_source="random", parity_samples=2)
+    with pytest.raises(ExportError) as info:
+        export_lib.export_run(workdir, str(out_dir), options, **QUIET)
+    message = str(info.value)
+    assert "\n" not in message and "No space left on device" in message and "unchanged" in message
+    assert os.listdir(out_dir) == ["metadata.json"] and json.loads((out_dir / "metadata.json").read_text())["old"]
+    assert not os.path.exists(str(out_dir) + ".partial") and not os.path.exists(str(out_dir) + ".old")
