@@ -153,15 +153,17 @@ def rhd_frame(seed: int, split: int, index: int, bank: domains.NoiseBank) -> Rhd
         mask=labels, xyz=xyz, uv=uv, visible=visible, K=K, hand=side)
 
 
-def _stb_colour(rng, bank, hand, joints, radii, prims):
-    """The colour image (uint8 BGR ``[480, 640, 3]``) and the keypoints' visibility ``[21]`` in it.
+def real_colour(rng, bank, hand, joints, radii, prims, K=cameras.SK_COLOR_K,
+                hw=(cameras.STB_HEIGHT, cameras.STB_WIDTH)):
+    """The real-looking colour image (uint8 BGR ``[H, W, 3]``, default STB's colour camera and 640×480) and
+    the keypoints' visibility ``[21]`` in it; H and W even, at most 480 and 640.
 
     The camera's optics are modelled soft: the scene is rendered, shaded and blurred at half resolution
     (K scaled) and upsampled bilinearly before the sensor's noise and compression, which also quarters
     the cost of the dominant steps. Visibility is taken from that render.
     """
-    height, width = cameras.STB_HEIGHT, cameras.STB_WIDTH
-    k_half = cameras.scaled_K(cameras.SK_COLOR_K, 0.5)
+    height, width = hw
+    k_half = cameras.scaled_K(K, 0.5)
     depth, index_map = renderer.render(prims, k_half, height // 2, width // 2)
     # White balance is a per-channel gain: applied to the lights and the background colours, where it
     # costs nothing, instead of to the finished image.
@@ -199,7 +201,7 @@ def stb_frame(seed: int, sequence: int, index: int, bank: domains.NoiseBank) -> 
     root_depth = np.clip(K[0, 0] * hand.extent_mm() / size_px, 300.0, 650.0)
     root_px = np.array([width / 2 + rng.uniform(-110.0, 110.0), height / 2 + rng.uniform(-70.0, 70.0)])
     joints, radii, prims = scene.posed(hand, hand.translation(K, root_px, root_depth))
-    color, visible = _stb_colour(rng, bank, hand, joints, radii, prims)
+    color, visible = real_colour(rng, bank, hand, joints, radii, prims)
     depth = _stb_depth(rng, bank, prims)
     xyz_ours, visible_ours = keypoints.rhd_hand_to_ours(joints, visible)
     return StbFrame(color_bgr=color, depth_mm=depth, xyz_depth=cameras.colour_to_depth(xyz_ours),

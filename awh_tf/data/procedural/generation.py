@@ -153,18 +153,24 @@ def _main_module_hidden():
             setattr(main, name, value)
 
 
-def _run(tasks, out_dir: str, seed: int, workers: int, progress: bool) -> dict:
-    """Runs `_make` over ``tasks``; returns {task: label}."""
+def worker_state() -> dict:
+    """The calling worker's ``out_dir``, ``seed`` and noise ``bank`` (for a ``make`` function of `_run`)."""
+    return _worker
+
+
+def _run(tasks, out_dir: str, seed: int, workers: int, progress: bool, make=_make) -> dict:
+    """Runs ``make`` (default `_make`; a module-level function, so spawned workers can import it) over
+    ``tasks``; returns {task: label}."""
     labels = {}
     bar = tqdm(total=len(tasks), unit="frame", desc="procedural data", disable=not progress)
     if workers <= 1:
         _init_worker(out_dir, seed, tune_process=False)
-        results = map(_make, tasks)
+        results = map(make, tasks)
     else:
         with _main_module_hidden():
             pool = multiprocessing.get_context("spawn").Pool(
                 workers, initializer=_init_worker, initargs=(out_dir, seed, True))
-        results = pool.imap_unordered(_make, tasks, chunksize=8)
+        results = pool.imap_unordered(make, tasks, chunksize=8)
     try:
         for task, label in results:
             labels[task] = label
