@@ -17,40 +17,94 @@ from awh_tf.data.pipeline import TARGET_LABEL_BUDGETS, PipelineConfig
 from awh_tf.models.model_config import ModelConfig
 
 DA_MODES = ("none", "wdgrl", "awh")
+REAL_DOMAINS = ("stb", "freihand", "coco")
+DEPTHLESS_DOMAINS = ("freihand", "coco")  # real domains without depth images
 CRITIC_INPUT_NORMS = ("none", "rms")
 INTERMEDIATE_LOSSES = ("R2D", "R3D", "S2D")
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Where the synthetic (RHD-format) and real (STB-format) domains are read from.
+    """Where the synthetic (RHD-format) and the real domain are read from.
 
     Attributes:
-      data_dir: folder of the procedural benchmark (holds ``RHD_published_v2/`` and ``STB/``); generated
-        there on first use when ``generate_if_missing`` and both real roots are empty.
+      data_dir: folder of the procedural benchmark (holds ``RHD_published_v2/``, ``STB/`` and, when a run
+        needs them, ``FreiHAND_pub_v2/`` and ``COCO_hands/``); generated there on first use when
+        ``generate_if_missing`` and the run's dataset roots are empty.
+      real_domain: the real (target) domain: ``stb`` (2D keypoints + depth images; test B1), ``freihand``
+        (2D keypoints only — FreiHAND has no depth images; test: its ``evaluation`` split, 3D scored with
+        the STB protocol and Procrustes-aligned) or ``coco`` (your own 2D-labelled images in COCO-style
+        keypoint JSON, ``awh_tf/data/coco.py``; 2D metrics only). Without depth images the real domain's
+        label budget is ``2d`` (or ``none``); ``coco`` has no 3D, so no ``3d`` oracle either.
       rhd_root: a real ``RHD_published_v2`` folder; overrides ``data_dir`` for the synthetic domain.
-      stb_root: a real STB folder (``images/``, ``labels/``); overrides ``data_dir`` for the real domain.
+      stb_root: a real STB folder (``images/``, ``labels/``); overrides ``data_dir`` for ``stb``.
+      freihand_root: a FreiHAND folder (``training_K.json``, ``training_xyz.json``, ``training/rgb/``) for
+        ``freihand``; ``freihand_eval_root``: the one holding ``evaluation_*`` (default: ``freihand_root``).
+      coco_json, coco_images: the training annotation file and the folder its ``file_name`` s are relative
+        to, for ``coco``. ``coco_test_json``: a second file (same image folder) to evaluate on; without it
+        ``coco_test_fraction`` of the images of ``coco_json`` (chosen by ``gen_seed``) are held out.
+      coco_default_hand: the side of annotations without ``hand`` (``left`` or ``right``).
       generate_if_missing: generate the procedural data in ``data_dir`` when it is absent.
       gen_seed, gen_rhd_train, gen_rhd_eval, gen_stb_frames: the generator's seed and sizes (STB frames are
-        per sequence, 12 sequences).
+        per sequence, 12 sequences). gen_freihand_train, gen_freihand_eval: the procedural FreiHAND layout's
+        sizes (also the source of the procedural COCO layout).
       max_eval_samples: evaluate on at most this many real test samples (0 = all).
     """
 
     data_dir: str = "data/procedural"
+    real_domain: str = "stb"
     rhd_root: str = ""
     stb_root: str = ""
+    freihand_root: str = ""
+    freihand_eval_root: str = ""
+    coco_json: str = ""
+    coco_images: str = ""
+    coco_test_json: str = ""
+    coco_test_fraction: float = 0.1
+    coco_default_hand: str = "left"
     generate_if_missing: bool = True
     gen_seed: int = 0
     gen_rhd_train: int = 3000
     gen_rhd_eval: int = 300
     gen_stb_frames: int = 200
+    gen_freihand_train: int = 2000
+    gen_freihand_eval: int = 400
     max_eval_samples: int = 0
+
+    def __post_init__(self):
+        if self.real_domain not in REAL_DOMAINS:
+            raise ValueError(f"real_domain: expected one of {REAL_DOMAINS}, got {self.real_domain!r}")
+        if self.coco_default_hand not in ("left", "right"):
+            raise ValueError(f"coco_default_hand: expected left or right, got {self.coco_default_hand!r}")
+        if not 0.0 < self.coco_test_fraction < 1.0:
+            raise ValueError(f"coco_test_fraction: expected a value in (0, 1), got {self.coco_test_fraction}")
+        if self.real_domain == "coco" and bool(self.coco_json) != bool(self.coco_images):
+            raise ValueError("real_domain=coco: give both --coco_json and --coco_images (or neither, for the "
+                             "procedural example in data_dir)")
 
     def rhd_path(self):
         return self.rhd_root or os.path.join(self.data_dir, "RHD_published_v2")
 
     def stb_path(self):
         return self.stb_root or os.path.join(self.data_dir, "STB")
+
+    def freihand_path(self):
+        return self.freihand_root or os.path.join(self.data_dir, "FreiHAND_pub_v2")
+
+    def freihand_eval_path(self):
+        return self.freihand_eval_root or self.freihand_path()
+
+    def coco_paths(self):
+        """``(train json, image folder, test json or "" for the held-out part)`` of ``real_domain=coco``."""
+        if self.coco_json:
+            return self.coco_json, self.coco_images, self.coco_test_json
+        base = os.path.join(self.data_dir, "COCO_hands")
+        return (os.path.join(base, "train.json"), os.path.join(base, "images"),
+                self.coco_test_json or os.path.join(base, "test.json"))
+
+    def real_roots_given(self):
+        """True when the run's real domain is read from user-given paths (nothing procedural for it)."""
+        return bool({"stb": self.stb_root, "freihand": self.freihand_root, "coco": self.coco_json}[self.real_domain])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,6 +219,25 @@ class Config:
             raise ValueError(f"depth_reg_size: pipeline depth_size {self.pipeline.depth_size} != model "
                              f"depth_reg_size {self.model.depth_reg_size}")
 
+    def check_real_domain_labels(self):
+        """Refuses a label budget the real domain cannot give (called where a training run is configured:
+        ``flags.config_from_flags``; evaluating a run on another domain is fine).
+
+        Raises:
+          ValueError: ``2d_depth`` for a domain without depth images (it would train exactly as ``2d``:
+            say ``2d``), or ``3d`` for ``coco`` (no 3D labels).
+        """
+        domain, budget = self.data.real_domain, self.train.target_labels
+        if self.train.source_only:
+            return
+        if domain in DEPTHLESS_DOMAINS and budget == "2d_depth":
+            raise ValueError(f"--real_domain={domain} has no depth images, so --target_labels=2d_depth would train "
+                             f"exactly as 2d (no depth regularizer target for the real domain); set "
+                             f"--target_labels=2d")
+        if domain == "coco" and budget == "3d":
+            raise ValueError("--real_domain=coco has no 3D labels: --target_labels=3d (the oracle) is impossible; "
+                             "use 2d or none")
+
     def to_dict(self):
         return dataclasses.asdict(self)
 
@@ -201,7 +274,8 @@ class Config:
 
 def _migrate(d):
     """A ``config.json`` of an earlier version in today's fields, so its run can still be evaluated and
-    exported: ``train.oracle`` became ``train.target_labels`` (``3d`` / ``2d_depth``); the pipeline's
+    exported: a config without ``data.real_domain`` (before FreiHAND and COCO) is an STB run, the field's
+    default; ``train.oracle`` became ``train.target_labels`` (``3d`` / ``2d_depth``); the pipeline's
     ``real_has_3d`` went with it, and ``depth_window`` / ``hull_dilation`` (the depth target's window around
     the 3D root, replaced by the hand's own depth statistics) shape only training targets."""
     d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
@@ -227,7 +301,8 @@ RESUMABLE_FIELDS = {
     ("train", "train_steps"), ("train", "eval_every"), ("train", "log_every"),
     ("train", "checkpoint_every"), ("train", "keep_checkpoints"), ("data", "max_eval_samples"),
     ("train", "strategy"), ("pipeline", "num_parallel_calls"), ("data", "data_dir"),
-    ("data", "rhd_root"), ("data", "stb_root"),
+    ("data", "rhd_root"), ("data", "stb_root"), ("data", "freihand_root"), ("data", "freihand_eval_root"),
+    ("data", "coco_json"), ("data", "coco_images"), ("data", "coco_test_json"),
 }
 
 

@@ -80,7 +80,8 @@ def define_flags():
 
 
 def config_from_flags(flag_values=FLAGS):
-    """Builds the frozen :class:`Config` from parsed flags; raises ValueError on an invalid value."""
+    """Builds the frozen :class:`Config` from parsed flags; raises ValueError on an invalid value or a label
+    budget the real domain cannot give (:meth:`Config.check_real_domain_labels`)."""
     values = {section: {} for section, _ in SECTIONS}
     for name, (kind, targets, _) in flag_table().items():
         value = flag_values[name].value
@@ -90,7 +91,9 @@ def config_from_flags(flag_values=FLAGS):
         for section, field_name in targets:
             values[section][field_name] = value
     sections = {section: cls(**values[section]) for section, cls in SECTIONS}
-    return Config(name=flag_values["name"].value, **sections)
+    config = Config(name=flag_values["name"].value, **sections)
+    config.check_real_domain_labels()
+    return config
 
 
 def workdir_from_flags(config, flag_values=FLAGS):

@@ -126,3 +126,86 @@ def test_unlabelled_frames_still_come_but_carry_no_labels(real_pair):
     assert has_2d.any() and not has_2d.all()
     for b in batches:
         assert not b["depth_target"][~b["has_depth"]].any()
+
+
+# --- FreiHAND and COCO-style hands: the 2D-only real domains ---------------------------------------------
+
+
+def _write_freihand(root, scale):
+    """A FreiHAND folder (published layout) of 4 frames whose 3D labels are ``scale`` times a base hand
+    (along the camera rays: the projections, hence uv, do not change)."""
+    import json
+
+    n, size = 4, 64
+    xyz_m, Ks = [], []
+    for f in range(n):
+        rng = np.random.default_rng(f)
+        xyz_m.append((np.array([0.0, 0.0, 0.4]) + rng.normal(0.0, 0.03, (21, 3)) * [1.0, 1.0, 0.3]) * scale)
+        Ks.append([[150.0 + f, 0.0, 31.5], [0.0, 150.0, 31.5], [0.0, 0.0, 1.0]])
+    root.mkdir(parents=True)
+    (root / "training_xyz.json").write_text(json.dumps([x.tolist() for x in xyz_m]))
+    (root / "training_K.json").write_text(json.dumps(Ks))
+    (root / "training" / "rgb").mkdir(parents=True)
+    for f in range(n):
+        image = np.random.default_rng(10 + f).integers(0, 255, (size, size, 3), dtype=np.uint8)
+        assert cv2.imwrite(str(root / "training" / "rgb" / f"{f:08d}.jpg"), image)
+    from awh_tf.data import FreiHANDDataset
+
+    return FreiHANDDataset(root, "training")
+
+
+@pytest.fixture(scope="module")
+def freihand_pair(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("weak_freihand")
+    return _write_freihand(tmp / "plain", 1.0), _write_freihand(tmp / "scaled", K_SCALE)
+
+
+@pytest.mark.parametrize("budget", ["none", "2d", "2d_depth"])
+def test_freihand_training_batches_do_not_depend_on_3d_labels(freihand_pair, budget):
+    plain, scaled = freihand_pair
+    np.testing.assert_allclose(scaled.annotations()["xyz"], K_SCALE * plain.annotations()["xyz"], rtol=1e-5)
+    np.testing.assert_allclose(scaled.annotations()["uv"], plain.annotations()["uv"], atol=1e-4)
+    # FreiHAND's uv are projections of its xyz: equal to float rounding, so compare the batches to that rounding.
+    a, b = _target_batches(plain, budget), _target_batches(scaled, budget)
+    tf.nest.map_structure(lambda x, y: np.testing.assert_allclose(x, y, atol=2e-4), a, b)
+    for batch in a:
+        assert not batch["has_3d"].any() and not batch["xyz"].any() and not batch["z_rel"].any()
+        # No depth image: "2d_depth" trains exactly as "2d" (the config refuses to call it 2d_depth).
+        assert not batch["has_depth"].any() and not batch["depth_target"].any()
+        assert (batch["has_2d"] == (budget != "none")).all()
+
+
+def test_freihand_oracle_budget_does_see_3d(freihand_pair):
+    plain, scaled = freihand_pair
+    a, b = _target_batches(plain, "3d"), _target_batches(scaled, "3d")
+    np.testing.assert_allclose(b[0]["root_depth"], K_SCALE * a[0]["root_depth"], rtol=1e-4)
+    assert a[0]["has_3d"].all()
+
+
+def test_coco_real_domain_has_no_3d_to_leak(tmp_path):
+    # The COCO loader has no 3D at all (xyz None); whatever the budget, nothing 3D reaches a batch. Its
+    # annotations are the FreiHAND frames above projected to 2D, so the two 2D streams must agree.
+    import json
+
+    from awh_tf.data.coco import CocoHandDataset
+
+    freihand = _write_freihand(tmp_path / "fh", 1.0)
+    ann = freihand.annotations()
+    images, annotations = [], []
+    for i in range(len(freihand)):
+        (tmp_path / "img").mkdir(exist_ok=True)
+        (tmp_path / "img" / f"{i}.jpg").write_bytes((tmp_path / "fh" / "training" / "rgb" / f"{i:08d}.jpg").read_bytes())
+        xyz = np.asarray(json.loads((tmp_path / "fh" / "training_xyz.json").read_text())[i])
+        K = np.asarray(json.loads((tmp_path / "fh" / "training_K.json").read_text())[i])
+        p = xyz @ K.T
+        uv = p[:, :2] / p[:, 2:]  # FreiHAND's order is COCO's hand order
+        images.append({"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 64})
+        annotations.append({"id": i, "image_id": i, "hand": "right",
+                            "keypoints": [float(v) for row in np.c_[uv, np.full(21, 2)] for v in row]})
+    (tmp_path / "hands.json").write_text(json.dumps({"images": images, "annotations": annotations}))
+    coco = CocoHandDataset(tmp_path / "hands.json", tmp_path / "img")
+    np.testing.assert_allclose(coco.annotations()["uv"][:, 1:], ann["uv"][:, 1:], atol=1e-3)
+    for budget in ("none", "2d", "3d"):
+        for batch in _target_batches(coco, budget):
+            assert not batch["has_3d"].any() and not batch["xyz"].any() and not batch["scale"].any()
+            assert not batch["has_depth"].any() and (batch["has_2d"] == (budget != "none")).all()
