@@ -5,9 +5,14 @@
 (:func:`awh_tf.evaluation.evaluate_predictions`, DESIGN.md §4) and writes into the run folder:
 
 * ``eval.json`` — every key of ``metrics.evaluate_3d`` (mm), ``epe2d_*`` (px), ``num_samples``, the
-  root-depth-free block ``root_free`` and ``mean_pose_epe_mean_mm``, plus ``name``, ``split``,
-  ``checkpoint`` and ``per_keypoint`` (name → mean 3D EPE mm);
+  Procrustes-aligned block ``procrustes`` (PA-MPJPE), the root-depth-free block ``root_free`` and
+  ``mean_pose_epe_mean_mm``, plus ``name``, ``split``, ``checkpoint`` and ``per_keypoint`` (name → mean 3D
+  EPE mm);
 * ``pck.png`` — the 3D PCK curve on 0–50 mm; ``per_keypoint.png`` — the per-keypoint 3D EPE.
+
+A real domain without 3D labels (``real_domain=coco``) is scored in 2D
+(:func:`awh_tf.evaluation.protocol.evaluate_predictions_2d`: crop px and image px, PCK at px and hand-box
+thresholds); its ``pck.png`` and ``per_keypoint.png`` are the 2D ones (image px).
 
 For a split other than ``test`` the files are ``eval_<split>.json``, ``pck_<split>.png`` and
 ``per_keypoint_<split>.png``, and an evaluation of a chosen ``--checkpoint`` adds ``_<checkpoint name>``
@@ -26,10 +31,19 @@ from awh_tf.evaluation import plots
 from awh_tf.evaluation.protocol import evaluate_predictions, format_table, predict_dataset
 from awh_tf.keypoints import KEYPOINT_NAMES
 
-# split name -> what it is (the real test split is the one the paper reports).
-SPLITS = {"test": "real test split (STB B1Counting + B1Random)",
-          "real_train": "real training split (STB B2-B6)",
+# split name -> what it is (the real test split is the one the paper reports); the real splits' text
+# depends on the run's real domain (data_setup.TEST_SPLIT_NAMES / TRAIN_SPLIT_NAMES).
+SPLITS = {"test": "real test split",
+          "real_train": "real training split",
           "synthetic_test": "synthetic held-out split (RHD evaluation)"}
+
+
+def split_name(data_cfg, split):
+    """What ``split`` is for this data config, e.g. "real test split (FreiHAND evaluation)"."""
+    from awh_tf.training import data_setup
+
+    names = {"test": data_setup.TEST_SPLIT_NAMES, "real_train": data_setup.TRAIN_SPLIT_NAMES}
+    return names[split][data_cfg.real_domain] if split in names else SPLITS[split]
 
 
 def output_names(split, checkpoint=None):
@@ -48,11 +62,11 @@ def with_data_overrides(config, **overrides):
 def open_split(data_cfg, split):
     """The loaders of ``split`` (a key of :data:`SPLITS`) and of the synthetic training set (mean pose).
 
-    Depth images are not read (``with_depth=False``): evaluation needs none, and STB's registration
-    costs ~30 ms a frame. Procedural data missing from ``data_cfg.data_dir`` is generated first, with the
-    run's generator settings (so the same data).
+    Depth images are not read: evaluation needs none, and STB's registration costs ~30 ms a frame. The real
+    splits are those of ``data_cfg.real_domain`` (``awh_tf.training.data_setup``). Procedural data missing
+    from ``data_cfg.data_dir`` is generated first, with the run's generator settings (so the same data).
     """
-    from awh_tf.data import RHDDataset, STB_TEST_SEQUENCES, STB_TRAIN_SEQUENCES, STBDataset
+    from awh_tf.data import RHDDataset
     from awh_tf.training import data_setup
 
     if split not in SPLITS:
@@ -61,8 +75,29 @@ def open_split(data_cfg, split):
     synthetic = RHDDataset(data_cfg.rhd_path(), split="training", with_depth=False)
     if split == "synthetic_test":
         return RHDDataset(data_cfg.rhd_path(), split="evaluation", with_depth=False), synthetic
-    sequences = STB_TEST_SEQUENCES if split == "test" else STB_TRAIN_SEQUENCES
-    return STBDataset(data_cfg.stb_path(), sequences=sequences, with_depth=False), synthetic
+    return data_setup.open_real(data_cfg, "test" if split == "test" else "train", with_depth=False), synthetic
+
+
+def score(config, pose_network, dataset, synthetic, batch_size=32):
+    """Predicts ``dataset`` (evaluation crops) and scores it: the STB protocol with its Procrustes and
+    root-free variants when it has 3D labels, 2D metrics (crop and image px) when it has none. The mean-pose
+    baselines come from ``synthetic``. Wrap the call in ``pipeline.surface_data_errors()`` for one-line
+    data errors.
+
+    Returns:
+      :func:`awh_tf.evaluation.protocol.evaluate_predictions`'s dict.
+    """
+    from awh_tf.data import pipeline
+    from awh_tf.evaluation.protocol import image_labels
+    from awh_tf.training.train_lib import mean_training_pose
+
+    ds = pipeline.make_eval_dataset(dataset, config.pipeline, batch_size)
+    pred = predict_dataset(pose_network, ds, max_samples=config.data.max_eval_samples)
+    mean_pose = mean_training_pose(config, synthetic)
+    labels = None
+    if "has_3d" in pred and not np.asarray(pred["has_3d"]).any() and "image_wh" in dataset.annotations():
+        labels = image_labels(dataset, config.pipeline.mirror_right)
+    return evaluate_predictions(pred, mean_pose=mean_pose, image_labels=labels)
 
 
 def load_samples(dataset, indices, pipeline_cfg):
@@ -110,25 +145,33 @@ def evaluate_run(workdir, split="test", data_overrides=None, checkpoint=None, ba
     """
     from awh_tf.data import pipeline
     from awh_tf.evaluation.predict_lib import load_run
-    from awh_tf.training.train_lib import mean_training_pose
 
     config, pose_net, ckpt = load_run(workdir, checkpoint)
     config = with_data_overrides(config, **(data_overrides or {}))
     dataset, synthetic = open_split(config.data, split)
     with pipeline.surface_data_errors():
-        ds = pipeline.make_eval_dataset(dataset, config.pipeline, batch_size)
-        pred = predict_dataset(pose_net, ds, max_samples=config.data.max_eval_samples)
-        mean_pose = mean_training_pose(config, synthetic)
-    result = evaluate_predictions(pred, mean_pose=mean_pose)
-    result.update(name=config.name, split=split, checkpoint=ckpt,
-                  per_keypoint=dict(zip(KEYPOINT_NAMES, result["per_keypoint_epe_mm"])))
+        result = score(config, pose_net, dataset, synthetic, batch_size)
+    what = split_name(config.data, split)
+    result.update(name=config.name, split=split, checkpoint=ckpt, real_domain=config.data.real_domain)
     json_name, pck_name, kp_name = output_names(split, checkpoint)
-    write_json(os.path.join(workdir, json_name), result)
-    plots.plot_pck([pck_curve_of(result, config.name)], os.path.join(workdir, pck_name),
-                   title=f"3D PCK, {SPLITS[split]}")
-    plots.plot_per_keypoint(result["per_keypoint_epe_mm"], os.path.join(workdir, kp_name),
-                            title=f"{config.name}: 3D EPE per keypoint ({split})")
-    log(format_report(result, title=f"{config.name}: {SPLITS[split]}"))
+    if result.get("has_3d", True):
+        result["per_keypoint"] = dict(zip(KEYPOINT_NAMES, result["per_keypoint_epe_mm"]))
+        write_json(os.path.join(workdir, json_name), result)
+        plots.plot_pck([pck_curve_of(result, config.name)], os.path.join(workdir, pck_name), title=f"3D PCK, {what}")
+        plots.plot_per_keypoint(result["per_keypoint_epe_mm"], os.path.join(workdir, kp_name),
+                                title=f"{config.name}: 3D EPE per keypoint ({split})")
+    else:
+        per_kp = result.get("image", {}).get("per_keypoint_epe_px") or result["per_keypoint_epe2d_px"]
+        result["per_keypoint"] = dict(zip(KEYPOINT_NAMES, per_kp))
+        write_json(os.path.join(workdir, json_name), result)
+        curve = {"label": config.name, "thresholds": result["pck2d_thresholds_px"], "pck": result["pck2d_curve"],
+                 "auc": result["auc2d_0_30_px"]}
+        plots.plot_pck([curve], os.path.join(workdir, pck_name), title=f"2D PCK (crop px), {what}",
+                       xlabel="error threshold (crop px)")
+        unit = "image px" if "image" in result else "crop px"
+        plots.plot_per_keypoint(per_kp, os.path.join(workdir, kp_name), ylabel=f"mean EPE ({unit})",
+                                title=f"{config.name}: 2D EPE per keypoint ({split})")
+    log(format_report(result, title=f"{config.name}: {what}"))
     return result
 
 
@@ -147,14 +190,20 @@ def write_json(path, result):
 
 def format_report(result, title="real test split"):
     """The protocol's table, the root-depth-free block and the per-keypoint errors, as text."""
-    blocks = [format_table(result, title=title), format_root_free(result.get("root_free", {}))]
-    per_kp = result.get("per_keypoint_epe_mm")
+    if not result.get("has_3d", True):
+        blocks = [format_table(result, title=title)]
+        image = "image" in result
+        per_kp = result["image"]["per_keypoint_epe_px"] if image else result.get("per_keypoint_epe2d_px")
+        heading = f"2D mean EPE per keypoint ({'image' if image else 'crop'} px)"
+    else:
+        blocks = [format_table(result, title=title), format_root_free(result.get("root_free", {}))]
+        per_kp, heading = result.get("per_keypoint_epe_mm"), "3D mean EPE per keypoint (mm)"
     if per_kp:
         rows = [f"  {name:<11} {'n/a' if e is None else f'{e:7.2f}'}"
                 for name, e in zip(KEYPOINT_NAMES, per_kp)]
         half = (len(rows) + 1) // 2
         lines = [f"{a:<26}{b}" for a, b in zip(rows[:half], rows[half:] + [""])]
-        blocks.append("3D mean EPE per keypoint (mm)\n" + "\n".join(lines))
+        blocks.append(heading + "\n" + "\n".join(lines))
     return "\n\n".join(blocks)
 
 
@@ -194,6 +243,9 @@ def compare_runs(workdirs, out_path, split="test", data_overrides=None, log=prin
       the list of results, in ``workdirs`` order.
     """
     results = [load_or_evaluate(w, split, data_overrides, log) for w in workdirs]
+    flat = [w for w, r in zip(workdirs, results) if not r.get("has_3d", True)]
+    if flat:
+        raise ValueError(f"--compare plots 3D PCK curves; {', '.join(flat)} has 2D labels only (see its eval json)")
     names = [r.get("name") or os.path.basename(os.path.normpath(w)) for r, w in zip(results, workdirs)]
     labels = [n if names.count(n) == 1 else f"{n} ({w})" for n, w in zip(names, workdirs)]
     plots.plot_pck([pck_curve_of(r, lab) for r, lab in zip(results, labels)], out_path,
