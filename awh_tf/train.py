@@ -3,6 +3,7 @@
     python -m awh_tf.train --flagfile configs/demo.cfg [--workdir runs/demo] [--any_config_field value]
 
 Every config field is a flag (awh_tf/training/flags.py). Rerunning the same command resumes the run.
+SIGTERM / Ctrl-C save a checkpoint after the step in flight and exit with status 143 / 130.
 """
 
 import os
@@ -28,6 +29,9 @@ def main(argv):
         config = awh_flags.config_from_flags()
         workdir = awh_flags.workdir_from_flags(config)
         train_lib.train_and_evaluate(config, workdir)
+    except train_lib.Interrupted as e:  # SIGTERM / SIGINT: checkpoint saved; the shell's 128 + signal status
+        print(e, file=sys.stderr)
+        sys.exit(128 + e.signum)
     except (DataError, train_lib.TrainingError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

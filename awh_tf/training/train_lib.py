@@ -8,15 +8,24 @@ Workdir layout::
                        and an α histogram
     eval.json          the final evaluation on the real test split (DESIGN.md §4)
 
-Faults: checkpoints are written by ``CheckpointManager`` (data files first, then the ``checkpoint`` index
-via an atomic rename), so a kill at any moment leaves the previous checkpoint valid; rerunning the same
-command restores the step, the weights, both optimizers' moments and iteration counts and the data
-position (the input streams are a pure function of (seed, step)). A non-finite loss stops the run with a
-one-line :class:`TrainingError` before the bad weights can reach a checkpoint.
+Faults (``awh_tf/training/faults.py``; README "Faults"): checkpoints are written by ``CheckpointManager``
+(data files first, then the ``checkpoint`` index via an atomic rename), so a kill at any moment leaves the
+previous checkpoint valid; rerunning the same command restores the step, the weights, both optimizers'
+moments and iteration counts and the data position (the input streams are a pure function of (seed, step)).
+SIGTERM / SIGINT save a checkpoint after the step in flight and stop with :class:`Interrupted` (under
+``multi_worker``, TensorFlow's ``PreemptionCheckpointHandler`` coordinates the save across workers); a
+damaged latest checkpoint is moved aside and the newest one that restores is used; a second process on the
+same workdir is refused (``.lock``); a failed checkpoint write and a non-finite loss stop the run with a
+one-line :class:`TrainingError`, the last good checkpoint kept.
+
+Under ``multi_worker`` every worker writes its own checkpoints (the chief in ``checkpoints/``, worker i in
+``worker-i/checkpoints/``; synchronous training makes them equal) and only the chief writes TensorBoard
+summaries and evaluates, so the workdir may be shared or per machine.
 """
 
 import json
 import os
+import sys
 import time
 
 import keras
@@ -29,12 +38,10 @@ from awh_tf.data.precrop_cache import PrecropCache
 from awh_tf.evaluation import evaluate_predictions, format_table, predict_dataset
 from awh_tf.models import factory
 from awh_tf.training import data_setup
+from awh_tf.training import faults
 from awh_tf.training.config import Config, incompatible_fields
+from awh_tf.training.faults import Interrupted, TrainingError  # noqa: F401 (re-exported: callers catch them)
 from awh_tf.training.trainer import AWHTrainer
-
-
-class TrainingError(RuntimeError):
-    """A run that cannot start or continue; the message is one line saying what and where."""
 
 
 def check_workdir(config, workdir):
@@ -159,7 +166,10 @@ def restore_pose_network(config, workdir, checkpoint=None):
     try:
         pose_network_checkpoint(pose_net).restore(path).assert_existing_objects_matched().expect_partial()
     except (AssertionError, tf.errors.NotFoundError, ValueError) as e:
-        raise TrainingError(f"{path}: does not hold this run's pose network ({str(e).splitlines()[0]})")
+        raise TrainingError(f"{path}: does not hold this run's pose network ({faults.first_line(e)})")
+    except tf.errors.OpError as e:  # a truncated data file, an unreadable index
+        raise TrainingError(f"{path}: cannot be restored ({faults.first_line(e)}); pass an older one with "
+                            f"--checkpoint, or resume training to skip it") from None
     return pose_net, path
 
 
@@ -228,6 +238,30 @@ def _check_finite(step, logs, manager):
                                 f"kept: {kept}")
 
 
+def worker_role(strategy_name):
+    """``(name, is_chief)`` of this process in a ``multi_worker`` cluster (``TF_CONFIG``): the chief (or worker
+    0 when the cluster has no chief) is ``("chief", True)``, any other ``("worker-i", False)``; a single-process
+    run is ``("chief", True)``."""
+    if strategy_name != "multi_worker":
+        return "chief", True
+    try:
+        tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+        task, cluster = tf_config.get("task", {}), tf_config.get("cluster", {})
+        kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    except (ValueError, TypeError, AttributeError) as e:
+        raise TrainingError(f"TF_CONFIG: unreadable ({e}); see README 'Several machines'") from None
+    if kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster):
+        return "chief", True
+    return f"{kind}-{index}", False
+
+
+def checkpoint_dir(config, workdir):
+    """Where this process writes its checkpoints: ``<workdir>/checkpoints`` (``<workdir>/worker-i/checkpoints``
+    for a non-chief worker of a ``multi_worker`` run)."""
+    name, is_chief = worker_role(config.train.strategy)
+    return os.path.join(workdir, "checkpoints") if is_chief else os.path.join(workdir, name, "checkpoints")
+
+
 def train(config, workdir, log=print, progress=True, domains=None, until_step=None):
     """Trains (or resumes) the run in ``workdir``; returns the trainer. Evaluation is separate.
 
@@ -238,39 +272,101 @@ def train(config, workdir, log=print, progress=True, domains=None, until_step=No
         warm :class:`PrecropCache` s shared by several runs of a suite); default: opened here.
       until_step: stop (with a checkpoint) at this step instead of at the end of the schedule; the schedule
         itself (learning-rate decay) is still that of ``config``.
+    Raises:
+      Interrupted: SIGTERM / SIGINT arrived; a checkpoint of the step reached was saved.
+      TrainingError: the workdir is in use or holds another run, no checkpoint restores, a checkpoint
+        write failed, or a loss went non-finite (one line each).
     """
-    check_workdir(config, workdir)
-    data_setup.ensure_procedural_data(config.data, log=log)
-    synthetic, real_train = domains or data_setup.open_domains(config.data)[:2]
-    strategy = get_strategy(config.train.strategy)
-    with strategy.scope():
-        trainer = build_trainer(config)
-        ckpt = make_checkpoint(trainer)
-    manager = tf.train.CheckpointManager(ckpt, os.path.join(workdir, "checkpoints"),
-                                         max_to_keep=config.train.keep_checkpoints)
-    if manager.latest_checkpoint:
+    name, is_chief = worker_role(config.train.strategy)
+    with faults.WorkdirLock(workdir, ".lock" if is_chief else f".lock.{name}", log=log):
+        if is_chief:
+            check_workdir(config, workdir)
+        data_setup.ensure_procedural_data(config.data, log=log)
+        synthetic, real_train = domains or data_setup.open_domains(config.data)[:2]
+        strategy = get_strategy(config.train.strategy)
+        with strategy.scope():
+            trainer = build_trainer(config)
+            ckpt = make_checkpoint(trainer)
+        ckpt_dir = checkpoint_dir(config, workdir)
         # expect_partial: a run without a critic may start from a checkpoint with one (shared_runs.py).
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched().expect_partial()
-        log(f"resumed from {manager.latest_checkpoint} at step {int(ckpt.step)}")
-    step, total = int(ckpt.step), config.train.total_steps
-    bad_log = pipeline.BadSampleLog()
-    streams = _Streams(config, synthetic, real_train, bad_log, strategy)
-    pre_fn, joint_fn = make_step_functions(trainer, strategy)
-    writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
-    bar = tqdm(total=total, initial=step, disable=not progress, desc=config.name, unit="step")
-    t0 = time.time()
-    with pipeline.surface_data_errors(bad_log):
-        step = _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step, until_step)
-    bar.close()
-    writer.flush()
+        restored = faults.restore_newest(
+            lambda path: ckpt.restore(path).assert_existing_objects_matched().expect_partial(), ckpt_dir, log)
+        if restored:
+            log(f"resumed from {restored} at step {int(ckpt.step.numpy())}")
+        manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=config.train.keep_checkpoints)
+        step, total = int(ckpt.step.numpy()), config.train.total_steps
+        bad_log = pipeline.BadSampleLog()
+        streams = _Streams(config, synthetic, real_train, bad_log, strategy)
+        pre_fn, joint_fn = make_step_functions(trainer, strategy)
+        tb_dir = os.path.join(workdir, "tb") if is_chief else os.path.join(workdir, name, "tb")
+        writer = tf.summary.create_file_writer(tb_dir)
+        bar = tqdm(total=total, initial=step, disable=not progress, desc=config.name, unit="step")
+        t0 = time.time()
+        try:
+            with pipeline.surface_data_errors(bad_log), _preemption(config, strategy, manager) as stop:
+                step = _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step,
+                             until_step, stop)
+        finally:
+            bar.close()
+            writer.flush()
     if bad_log.count:
         log(bad_log.report())
     log(f"trained to step {step} in {time.time() - t0:.0f} s this session")
     return trainer
 
 
-def _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step, until_step=None):
-    """The step loop: one step, NaN guard, tracker means to TensorBoard, periodic checkpoints."""
+class _preemption:
+    """The loop's ``stop(step)`` check, called after every step (a context manager).
+
+    One process: SIGTERM / SIGINT are recorded (:class:`faults.Interrupts`); ``stop`` then saves a checkpoint
+    at the step reached and raises :class:`Interrupted`. ``multi_worker``: TensorFlow's
+    ``PreemptionCheckpointHandler`` watches SIGTERM on every worker and makes all of them save at the same
+    step; its exit function raises :class:`Interrupted` on each.
+    """
+
+    def __init__(self, config, strategy, manager):
+        self.config, self.strategy, self.manager = config, strategy, manager
+        self._interrupts = self._handler = None
+
+    def __enter__(self):
+        if self.config.train.strategy == "multi_worker":
+            def exit_fn():
+                raise Interrupted(_interrupted_message(int(self.manager.checkpoint.step.numpy()),
+                                                       self.manager.latest_checkpoint), 15)
+
+            self._handler = tf.distribute.experimental.PreemptionCheckpointHandler(
+                self.strategy.cluster_resolver, self.manager,
+                termination_config=tf.distribute.experimental.TerminationConfig(exit_fn=exit_fn, grace_period=0))
+        else:
+            self._interrupts = faults.Interrupts().__enter__()
+        return self.stop
+
+    def __exit__(self, *exc):
+        if self._interrupts is not None:
+            self._interrupts.__exit__(*exc)
+        return False
+
+    def stop(self, step):
+        if self._handler is not None:
+            self._handler.save_checkpoint_if_preempted(checkpoint_number=step)
+            return
+        signum = self._interrupts.signum
+        if signum is None:
+            return
+        path = self.manager.latest_checkpoint
+        if path is None or not path.endswith(f"ckpt-{step}"):
+            path = faults.save_checkpoint(self.manager, step)
+        raise Interrupted(_interrupted_message(step, path), signum)
+
+
+def _interrupted_message(step, path):
+    return f"interrupted at step {step}; checkpoint saved: {path}; rerun the same command to resume"
+
+
+def _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step, until_step=None,
+          stop=None):
+    """The step loop: one step, NaN guard, tracker means to TensorBoard, periodic checkpoints, and the
+    preemption check ``stop(step)`` after each step."""
     total = config.train.total_steps
     until = total if until_step is None else min(until_step, total)
     while step < until:
@@ -290,8 +386,10 @@ def _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar
             for m in trainer.metrics:
                 m.reset_state()
         if step % config.train.checkpoint_every == 0 or step == until:
-            manager.save(checkpoint_number=step)
+            faults.save_checkpoint(manager, step)
         bar.update(1)
+        if stop is not None:
+            stop(step)
     return step
 
 
@@ -313,9 +411,11 @@ def evaluate(config, workdir, pose_network=None, log=print):
     synthetic, _, real_test = data_setup.open_domains(config.data)
     if pose_network is None:
         pose_network, _ = restore_pose_network(config, workdir)
-    ds = pipeline.make_eval_dataset(real_test, config.pipeline, 32)
-    pred = predict_dataset(pose_network, ds, max_samples=config.data.max_eval_samples)
-    result = evaluate_predictions(pred, mean_pose=mean_training_pose(config, synthetic))
+    with pipeline.surface_data_errors():  # a bad sample is one line naming file and index, as in training
+        ds = pipeline.make_eval_dataset(real_test, config.pipeline, 32)
+        pred = predict_dataset(pose_network, ds, max_samples=config.data.max_eval_samples)
+        mean_pose = mean_training_pose(config, synthetic)
+    result = evaluate_predictions(pred, mean_pose=mean_pose)
     result["name"] = config.name
     path = os.path.join(workdir, "eval.json")
     with open(path + ".tmp", "w") as f:
@@ -331,6 +431,9 @@ def evaluate(config, workdir, pose_network=None, log=print):
 
 
 def train_and_evaluate(config, workdir, log=print, progress=True, domains=None):
-    """Trains (resuming if possible) and evaluates; returns the evaluation dict. ``domains``: see :func:`train`."""
+    """Trains (resuming if possible) and evaluates; returns the evaluation dict (None on a non-chief worker of
+    a ``multi_worker`` run, which the chief evaluates). ``domains``: see :func:`train`."""
     trainer = train(config, workdir, log=log, progress=progress, domains=domains)
+    if not worker_role(config.train.strategy)[1]:
+        return None  # a multi_worker run is evaluated once, by its chief
     return evaluate(config, workdir, pose_network=trainer.pose_network, log=log)

@@ -1,0 +1,223 @@
+"""What a run does when the world misbehaves: preemption, a damaged checkpoint, a second process, a full disk.
+
+* :class:`WorkdirLock` — one run per workdir. The lock is ``<workdir>/.lock``, held with ``fcntl.flock`` (the
+  kernel drops it when the holder dies, however it dies) and holding the holder's pid, host and start time for
+  the refusal message. A lock file whose flock is free is stale (its writer was killed) and is taken over.
+* :class:`Interrupts` — SIGTERM (how clouds and schedulers preempt) and SIGINT (Ctrl-C) set a flag; the
+  training loop checks it after the step in flight, saves a checkpoint and stops with :class:`Interrupted`.
+* :func:`restore_newest` — the newest checkpoint that restores: a damaged one (truncated or missing data file,
+  unreadable index) is reported in one line and moved to ``checkpoints/damaged/``, and the next older is tried;
+  when none restores, a one-line error and nothing is written over them.
+* :func:`save_checkpoint` — a failed checkpoint write (``ENOSPC``, a quota, a vanished mount) is one line; the
+  ``checkpoint`` index is only updated by a complete save, so the previous checkpoint stays the latest.
+"""
+
+import datetime
+import fcntl
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import threading
+
+import tensorflow as tf
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or continue; the message is one line saying what and where."""
+
+
+class Interrupted(TrainingError):
+    """SIGTERM / SIGINT stopped the run after saving a checkpoint. ``signum`` is the signal's number."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.signum = signum
+
+
+def first_line(error):
+    """The first line of an exception's message without TensorFlow's op context (``{{function_node …}}``,
+    ``[Op:SaveV2]``): what failed and why, e.g. ``…/ckpt-4_temp/part-00000…; No space left on device``."""
+    text = str(error).strip() or type(error).__name__
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text.splitlines()[0])
+    return re.sub(r"\s*\[Op:\w+\].*$", "", text) or type(error).__name__
+
+
+class WorkdirLock:
+    """An exclusive lock on a workdir for the life of one run (a context manager).
+
+    Args:
+      workdir: the run folder (created if missing).  name: the lock file's name (one per distributed worker).
+      log: one-line messages (the take-over of a stale lock).
+    Raises:
+      TrainingError: another live process holds the lock (the message names its pid, host and start).
+    """
+
+    def __init__(self, workdir, name=".lock", log=print):
+        self.path = os.path.join(workdir, name)
+        self.workdir, self.log, self._fd = workdir, log, None
+
+    def __enter__(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._describe(fd)
+            os.close(fd)
+            raise TrainingError(f"{self.workdir} is in use by {holder}; wait for it to finish, stop it, or use "
+                                f"another --workdir") from None
+        previous = self._read(fd)
+        if previous.get("pid"):
+            self.log(f"{self.path}: took over a stale lock of process {previous['pid']} on "
+                     f"{previous.get('host', '?')} (started {previous.get('started', '?')}), which is gone")
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": datetime.datetime.now().isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)  # an empty lock file is a released one, not a stale one
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        return False
+
+    @staticmethod
+    def _read(fd):
+        try:
+            return json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        except (ValueError, UnicodeDecodeError):
+            return {}
+
+    def _describe(self, fd):
+        info = self._read(fd)
+        if not info.get("pid"):
+            return "another process"
+        return f"process {info['pid']} on {info.get('host', '?')} (started {info.get('started', '?')})"
+
+
+class Interrupts:
+    """SIGTERM and SIGINT handlers that only record the signal (a context manager; restores the old handlers).
+
+    The loop asks :attr:`signum` after each step. A second Ctrl-C while the checkpoint is being written is
+    ignored: the save is short, and stopping it half-way is what this class exists to avoid. Outside the main
+    thread (where Python cannot install handlers) it does nothing.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        del frame
+        if self.signum is None:
+            self.signum = signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+        return False
+
+
+def _checkpoint_files(prefix):
+    return glob.glob(glob.escape(prefix) + ".index") + glob.glob(glob.escape(prefix) + ".data-*")
+
+
+def _set_index(directory, prefixes):
+    """Rewrites ``directory/checkpoint`` to list ``prefixes`` (oldest first; the last is the latest)."""
+    if prefixes:
+        tf.compat.v1.train.update_checkpoint_state(directory, prefixes[-1], all_model_checkpoint_paths=prefixes)
+    elif os.path.exists(os.path.join(directory, "checkpoint")):
+        os.remove(os.path.join(directory, "checkpoint"))
+
+
+def checkpoint_prefixes(directory, log=print):
+    """The checkpoints in ``directory``, oldest first, from its ``checkpoint`` index; when the index is
+    unreadable, from the ``ckpt-N.index`` files present (by N), and the index is rewritten from them."""
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+        return list(state.all_model_checkpoint_paths) if state else []
+    except Exception as e:  # a damaged text proto: ParseError, UnicodeDecodeError, ...
+        found = sorted(glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")),
+                       key=lambda p: int(p.rsplit("-", 1)[1].split(".")[0]))
+        prefixes = [p[:-len(".index")] for p in found]
+        log(f"{os.path.join(directory, 'checkpoint')}: unreadable index ({first_line(e)}); rebuilt it from the "
+            f"{len(prefixes)} checkpoint files present")
+        _set_index(directory, prefixes)
+        return prefixes
+
+
+def restore_newest(restore, directory, log=print):
+    """Restores the newest checkpoint of ``directory`` that restores; damaged newer ones are moved aside.
+
+    Args:
+      restore: ``restore(prefix)``, raising when the checkpoint cannot be restored.
+      directory: the ``checkpoints/`` folder of a run.  log: one-line messages.
+    Returns:
+      the restored prefix, or None when the folder holds no checkpoint.
+    Raises:
+      TrainingError: checkpoints exist but none restores (they are left in place, untouched).
+    """
+    prefixes = checkpoint_prefixes(directory, log)
+    failures = []
+    for i in range(len(prefixes) - 1, -1, -1):
+        prefix = prefixes[i]
+        try:
+            restore(prefix)
+        except Exception as e:  # DataLossError, NotFoundError, IndexError ("read less bytes"), ...: unusable
+            failures.append((prefix, first_line(e)))
+            continue
+        if failures:
+            damaged = os.path.join(directory, "damaged")
+            os.makedirs(damaged, exist_ok=True)
+            for bad, reason in failures:
+                for f in _checkpoint_files(bad):
+                    shutil.move(f, os.path.join(damaged, os.path.basename(f)))
+                log(f"{bad}: cannot be restored ({reason}); moved to {damaged}/")
+            _set_index(directory, prefixes[:i + 1])
+            log(f"resuming from the newest checkpoint that restores: {prefix}")
+        return prefix
+    if failures:
+        newest, reason = failures[0]
+        raise TrainingError(f"{directory}: none of the {len(failures)} checkpoints restores (newest {newest}: "
+                            f"{reason}); they are left untouched — move them away to start this run afresh")
+    return None
+
+
+def save_checkpoint(manager, step):
+    """``manager.save(step)``; a failed write is one :class:`TrainingError` line and the partial files are
+    removed (the ``checkpoint`` index still names the previous checkpoint, which stays valid)."""
+    previous = manager.latest_checkpoint
+    try:
+        return manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as e:
+        prefix = os.path.join(manager.directory, f"ckpt-{step}")
+        for f in _checkpoint_files(prefix) + glob.glob(glob.escape(prefix) + "_temp*"):
+            shutil.rmtree(f, ignore_errors=True) if os.path.isdir(f) else _remove_quietly(f)
+        kept = previous or "none yet"
+        raise TrainingError(f"step {step}: could not write the checkpoint in {manager.directory} "
+                            f"({first_line(e)}); the previous checkpoint stays valid: {kept}") from None
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
