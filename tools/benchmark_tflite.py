@@ -1,5 +1,6 @@
 """LiteRT latency (median, p90 over >= 50 invokes after warm-up, at 1 and 2 threads) and size of exported
-``.tflite`` files, optionally beside an anchor model timed in the same run.
+``.tflite`` files — and the onnxruntime latency of an exported ``pose.onnx`` beside them — optionally
+beside an anchor model timed in the same run.
 
 Usage (from the repository root)::
 
@@ -7,9 +8,10 @@ Usage (from the repository root)::
         [--anchor /tmp/mp/mediapipe/modules/hand_landmark/hand_landmark_full.tflite ...] \\
         [--models extra.tflite ...] [--runs 100] [--threads 1,2] [--json bench.json]
 
-Every ``*.tflite`` in ``--export_dir`` and every ``--models`` file is timed; ``--anchor`` files are timed
-the same way and labelled as anchors. Timed invokes are interleaved across models (awh_tf/export/
-benchmark.py) so the comparison is fair on a loaded machine. Prints a Markdown table.
+Every ``*.tflite`` and ``*.onnx`` in ``--export_dir`` and every ``--models`` file is timed (``.onnx`` with
+onnxruntime, which ``requirements-onnx.txt`` installs); ``--anchor`` files are timed the same way and
+labelled as anchors. Timed invokes are interleaved across models (awh_tf/export/benchmark.py) so the
+comparison is fair on a loaded machine. Prints a Markdown table.
 
 The anchor for mobile hand models is MediaPipe's hand landmark network (224×224 input): its files ship in
 the ``mediapipe`` wheel, which is not installable beside TF 2.21, so fetch the wheel without dependencies
@@ -31,8 +33,8 @@ from absl import app, flags  # noqa: E402
 
 from awh_tf.export import benchmark  # noqa: E402
 
-flags.DEFINE_string("export_dir", None, "An export folder: every *.tflite in it is timed.")
-flags.DEFINE_list("models", [], "More .tflite files to time.")
+flags.DEFINE_string("export_dir", None, "An export folder: every *.tflite and *.onnx in it is timed.")
+flags.DEFINE_list("models", [], "More .tflite (or .onnx) files to time.")
 flags.DEFINE_list("anchor", [], "Anchor .tflite files (e.g. hand_landmark_full.tflite), timed alike.")
 flags.DEFINE_list("threads", ["1", "2"], "Thread counts.")
 flags.DEFINE_integer("runs", 100, "Timed invokes per model and thread count (>= 50).")
@@ -48,9 +50,9 @@ def collect_models(export_dir, models, anchors):
     their folder too, so no row replaces another."""
     paths = []
     if export_dir:
-        paths = sorted(glob.glob(os.path.join(export_dir, "*.tflite")))
+        paths = sorted(p for ext in ("tflite", "onnx") for p in glob.glob(os.path.join(export_dir, f"*.{ext}")))
         if not paths:
-            raise ValueError(f"--export_dir {export_dir}: no .tflite files there")
+            raise ValueError(f"--export_dir {export_dir}: no .tflite or .onnx files there")
     paths += list(models)
     names = [os.path.basename(p) for p in paths]
     found = {}

@@ -1,18 +1,21 @@
-"""Exports a trained run's RGB path (image → 2.5D pose) to a SavedModel and TFLite, and checks each file.
+"""Exports a trained run's RGB path (image → 2.5D pose) to a SavedModel, TFLite and (optionally) ONNX, and
+checks each file.
 
 Usage (from the repository root)::
 
     python tools/export_model.py --workdir runs/demo --out_dir export/out/demo \\
-        [--formats fp32,fp16,dynamic_int8,int8] [--overwrite] [--allow_flex] \\
+        [--formats fp32,fp16,dynamic_int8,int8[,onnx]] [--overwrite] [--allow_flex] \\
         [--parity_source real|random] [--parity_samples 64] [--calibration_samples 200] \\
         [--data_dir DIR | --rhd_root DIR --stb_root DIR]
 
-Writes ``OUT/saved_model/``, ``OUT/pose_<format>.tflite`` and ``OUT/metadata.json``
+Writes ``OUT/saved_model/``, ``OUT/pose_<format>.tflite``, ``OUT/pose.onnx`` when ``onnx`` is in
+``--formats`` (it needs ``pip install -r requirements-onnx.txt``) and ``OUT/metadata.json``
 (awh_tf/export/export_lib.py). Every artefact is run on real-domain test crops and compared with the Keras
 model; the table of differences is printed and an artefact above tolerance fails the export (nothing is
 written then). The data flags override where the run's config says its data are (e.g. the data moved).
 Inspect the signature with ``saved_model_cli show --dir OUT/saved_model --tag_set serve
---signature_def serving_default``; run a ``.tflite`` with ``python export/litert_infer.py``.
+--signature_def serving_default``; run a ``.tflite`` with ``python export/litert_infer.py`` and ``pose.onnx``
+with onnxruntime (export/README.md).
 """
 
 import os
@@ -26,11 +29,13 @@ from absl import app, flags  # noqa: E402
 
 from awh_tf.export.errors import ExportError  # noqa: E402
 
-FORMATS = ("fp32", "fp16", "dynamic_int8", "int8")  # = awh_tf.export.tflite.TFLITE_FORMATS
+FORMATS = ("fp32", "fp16", "dynamic_int8", "int8")  # = awh_tf.export.tflite.TFLITE_FORMATS, the default
+ALL_FORMATS = FORMATS + ("onnx",)  # = awh_tf.export.export_lib.EXPORT_FORMATS
 
 flags.DEFINE_string("workdir", None, "The training run's folder (config.json, checkpoints/).")
 flags.DEFINE_string("out_dir", None, "The export folder to create.")
-flags.DEFINE_list("formats", list(FORMATS), f"TFLite formats, some of {FORMATS} ('' = SavedModel only).")
+flags.DEFINE_list("formats", list(FORMATS), f"Formats, some of {ALL_FORMATS} ('' = SavedModel only; onnx "
+                  f"needs requirements-onnx.txt).")
 flags.DEFINE_boolean("overwrite", False, "Replace an existing --out_dir (after the new export passed).")
 flags.DEFINE_boolean("allow_flex", False, "Allow TensorFlow (Flex) ops in the .tflite files.")
 flags.DEFINE_enum("parity_source", "real", ["real", "random"],

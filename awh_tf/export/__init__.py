@@ -1,8 +1,9 @@
-"""Export of the RGB path (image → 2.5D pose) to a SavedModel and to TFLite (LiteRT), with self-checks.
+"""Export of the RGB path (image → 2.5D pose) to a SavedModel, TFLite (LiteRT) and ONNX, with self-checks.
 
 ``export_lib.export_run`` is the whole export (``tools/export_model.py`` is its CLI); the steps live in
 ``saved_model`` (write and describe the SavedModel), ``tflite`` (conversions, built-in ops only, int8 with
-the soft-argmax kept in float), ``crops`` (representative and parity crops), ``parity`` (each artefact
-against the Keras model), ``metadata`` (``metadata.json``) and ``benchmark`` (LiteRT latency, no
-TensorFlow). Nothing is imported here, so ``awh_tf.export.benchmark`` stays TensorFlow-free.
+the soft-argmax kept in float), ``onnx`` (tf2onnx conversion, ONNX ops only; optional packages),
+``crops`` (representative and parity crops), ``parity`` (each artefact against the Keras model),
+``metadata`` (``metadata.json``) and ``benchmark`` (LiteRT and onnxruntime latency, no TensorFlow).
+Nothing is imported here, so ``awh_tf.export.benchmark`` stays TensorFlow-free.
 """

@@ -1,4 +1,4 @@
-"""``export_run(workdir, out_dir, ...)``: a trained run's RGB path → SavedModel + TFLite, self-checked.
+"""``export_run(workdir, out_dir, ...)``: a trained run's RGB path → SavedModel, TFLite, ONNX; self-checked.
 
 Output folder (written to ``OUT.partial`` first and renamed to ``OUT`` only when every check passed)::
 
@@ -7,12 +7,14 @@ Output folder (written to ``OUT.partial`` first and renamed to ``OUT`` only when
     pose_fp16.tflite           float16 weights
     pose_dynamic_int8.tflite   int8 weights, float activations
     pose_int8.tflite           int8 backbone, soft-argmax in float (awh_tf.export.tflite)
+    pose.onnx                  float32, opset 15, only with --formats ...,onnx (awh_tf.export.onnx)
     metadata.json              input/outputs/keypoints, source run + config, sizes, sha256, parity
 
 Only the RGB path is exported (no critic, no depth regulariser): ``PoseNetwork.export_model()``.
-Every artefact is run — the SavedModel reloaded, each ``.tflite`` through ``ai_edge_litert`` — on
-``parity_samples`` real-domain test crops and compared with the Keras model (``awh_tf.export.parity``);
-an artefact above its tolerance fails the export with a one-line :class:`ExportError`.
+Every artefact is run — the SavedModel reloaded, each ``.tflite`` through ``ai_edge_litert``, ``pose.onnx``
+through onnxruntime — on ``parity_samples`` real-domain test crops and compared with the Keras model
+(``awh_tf.export.parity``); an artefact above its tolerance fails the export with a one-line
+:class:`ExportError`.
 """
 
 import dataclasses
@@ -22,8 +24,10 @@ import shutil
 import numpy as np
 from tensorflow import errors as tf_errors
 
-from awh_tf.export import crops, metadata, parity, saved_model, tflite
+from awh_tf.export import crops, metadata, onnx, parity, saved_model, tflite
 from awh_tf.export.errors import ExportError
+
+EXPORT_FORMATS = tflite.TFLITE_FORMATS + (onnx.FORMAT,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +35,9 @@ class ExportOptions:
     """What to export and how to check it.
 
     Attributes:
-      formats: TFLite formats (subset of ``tflite.TFLITE_FORMATS``); the SavedModel is always written
-        (the TFLite files are converted from it). Empty = the SavedModel only.
+      formats: some of :data:`EXPORT_FORMATS`: TFLite formats (``tflite.TFLITE_FORMATS``) and ``onnx``
+        (needs the optional packages: ``onnx.require``). The SavedModel is always written (the other files
+        are converted from it). Empty = the SavedModel only.
       overwrite: replace an existing output folder (only once the new export has passed).
       allow_flex: allow TensorFlow (Flex) ops in the ``.tflite`` files.
       parity_source, parity_samples: ``real`` (STB test crops) or ``random`` crops, and how many.
@@ -53,10 +58,12 @@ class ExportOptions:
     num_threads: int = 2
 
     def __post_init__(self):
-        unknown = [f for f in self.formats if f not in tflite.TFLITE_FORMATS]
+        unknown = [f for f in self.formats if f not in EXPORT_FORMATS]
         if unknown:
-            raise ExportError(f"--formats: unknown {unknown}; expected some of {tflite.TFLITE_FORMATS} "
+            raise ExportError(f"--formats: unknown {unknown}; expected some of {EXPORT_FORMATS} "
                               f"(the SavedModel is always written)")
+        if onnx.FORMAT in self.formats:
+            onnx.require()
         if self.int8_float_scope not in tflite.INT8_FLOAT_SCOPES:
             raise ExportError(f"--int8_float_scope: expected one of {tflite.INT8_FLOAT_SCOPES}, "
                               f"got {self.int8_float_scope!r}")
@@ -111,7 +118,7 @@ def _export_tflite(sm_dir, partial, options, calibration, log):
     """Converts every requested format; returns ``({format: path}, {format: op_summary})``."""
     paths, info = {}, {}
     representative = None if calibration is None else _representative(calibration)
-    for fmt in options.formats:
+    for fmt in (f for f in options.formats if f in tflite.TFLITE_FORMATS):
         log(f"converting {tflite.tflite_filename(fmt)} ...")
         model = tflite.convert(sm_dir, fmt, representative=representative,
                                allow_flex=options.allow_flex, int8_float_scope=options.int8_float_scope)
@@ -122,12 +129,23 @@ def _export_tflite(sm_dir, partial, options, calibration, log):
     return paths, info
 
 
-def _check_parity(keras_model, sm_dir, tflite_paths, images, num_threads, log):
+def _export_onnx(sm_dir, partial, log):
+    """Converts the SavedModel to ``pose.onnx``; returns ``(path, onnx.summary)``."""
+    log(f"converting {onnx.FILENAME} ...")
+    model = onnx.convert(sm_dir)
+    path = os.path.join(partial, onnx.FILENAME)
+    with open(path, "wb") as f:
+        f.write(model)
+    return path, onnx.summary(model)
+
+
+def _check_parity(keras_model, sm_dir, paths, images, num_threads, log):
     """Runs every artefact on ``images``; returns the :class:`parity.Parity` rows (raises if any fails)."""
     reference = parity.keras_reference(keras_model, images)
     results = [parity.compare("saved_model", saved_model.run_saved_model(sm_dir, images), reference)]
-    for fmt, path in tflite_paths.items():
-        predicted = parity.run_tflite(path, images, num_threads=num_threads)
+    for fmt, path in paths.items():
+        run = parity.run_onnx if fmt == onnx.FORMAT else parity.run_tflite
+        predicted = run(path, images, num_threads=num_threads)
         results.append(parity.compare(os.path.basename(path), predicted, reference, kind=fmt))
     log(parity.format_table(results))
     parity.check(results)
@@ -146,7 +164,8 @@ def export_run(workdir, out_dir, options=ExportOptions(), data_overrides=None, l
       the metadata dict (also written to ``out_dir/metadata.json``).
     Raises:
       ExportError: missing workdir/checkpoint, existing ``out_dir`` without overwrite, unreadable
-        representative or parity data, a conversion needing Flex ops, or a failed parity check.
+        representative or parity data, a conversion needing Flex ops (TFLite) or non-ONNX ops, the ONNX
+        packages missing, or a failed parity check.
     """
     config, network, checkpoint = load_run(workdir, data_overrides)
     partial = _prepare_out_dir(out_dir, options.overwrite)
@@ -162,6 +181,9 @@ def export_run(workdir, out_dir, options=ExportOptions(), data_overrides=None, l
         log(f"writing the SavedModel ({checkpoint}) ...")
         saved_model.write_saved_model(keras_model, sm_dir, size)
         paths, ops = _export_tflite(sm_dir, partial, options, calibration, log)
+        onnx_info = None
+        if onnx.FORMAT in options.formats:
+            paths[onnx.FORMAT], onnx_info = _export_onnx(sm_dir, partial, log)
         results = _check_parity(keras_model, sm_dir, paths, images, options.num_threads, log)
         files = {"saved_model": metadata.file_record(sm_dir, partial)}
         files.update({fmt: metadata.file_record(p, partial) for fmt, p in paths.items()})
@@ -169,7 +191,7 @@ def export_run(workdir, out_dir, options=ExportOptions(), data_overrides=None, l
                         parity_samples_used=int(len(images)),
                         calibration_samples_used=0 if calibration is None else int(len(calibration)))
         meta = metadata.build_metadata(config, workdir, checkpoint, size, files,
-                                       {r.name: r.to_dict() for r in results}, ops, settings)
+                                       {r.name: r.to_dict() for r in results}, ops, settings, onnx_info)
         metadata.write_metadata(meta, os.path.join(partial, "metadata.json"))
     except (OSError, tf_errors.OpError) as e:  # a full disk (ENOSPC), a quota, a vanished mount
         shutil.rmtree(partial, ignore_errors=True)

@@ -2,8 +2,9 @@
 
 Contents: the input (name, shape, dtype, colour order, value range, how the crop is made), the outputs
 (shapes, units, frames), the keypoints (names in order, root, reference bone, skeleton, hand side), the
-source run (workdir, checkpoint, its full config), each file's size and sha256, the parity figures and
-the ops of each ``.tflite``, and the library versions that wrote them.
+source run (workdir, checkpoint, its full config), each file's size and sha256, the parity figures, the
+ops of each ``.tflite`` and (when exported) of ``pose.onnx`` with its opset, and the library versions that
+wrote them.
 
 A SavedModel is a folder: its ``sha256`` is the hash of the sorted ``(relative path, file sha256)`` lines
 of every file in it, so it is reproducible from the files alone.
@@ -85,15 +86,18 @@ def versions():
             "ai_edge_litert": getattr(ai_edge_litert, "__version__", "unknown")}
 
 
-def build_metadata(config, workdir, checkpoint, input_size, files, parity, tflite_info, settings):
+def build_metadata(config, workdir, checkpoint, input_size, files, parity, tflite_info, settings,
+                   onnx_info=None):
     """The metadata dict.
 
     Args:
       config: the run's Config.  workdir, checkpoint: where the weights came from.  input_size: S px.
       files: ``{artefact: file_record}``.  parity: ``{artefact: Parity.to_dict()}``.
       tflite_info: ``{format: op_summary}``.  settings: the export's own options (formats, sources, …).
+      onnx_info: ``awh_tf.export.onnx.summary`` of ``pose.onnx`` (opset, ops, converter and runtime
+        versions), or None when no ONNX file was exported (then the key is absent).
     """
-    return {
+    meta = {
         "format_version": FORMAT_VERSION,
         "model": "AW Hourglass RGB path (stacked hourglass + latent 2.5D head), awh_tf",
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -109,6 +113,9 @@ def build_metadata(config, workdir, checkpoint, input_size, files, parity, tflit
         "export_settings": settings,
         "versions": versions(),
     }
+    if onnx_info is not None:
+        meta["onnx"] = onnx_info
+    return meta
 
 
 def write_metadata(metadata, path):

@@ -4,11 +4,11 @@ Legend: N crops, K = 21 keypoints. ``uv`` differences are Euclidean distances in
 ``z_rel`` differences are absolute, in reference-bone units (palm → middle MCP, about 40 mm on an adult
 hand, so 0.01 units ≈ 0.4 mm). Mean and max are over all N·K keypoints.
 
-Tolerances (mean over keypoints): the issue's uv bounds — float formats 0.1 px, int8 0.5 px — and our
-z_rel bounds, 0.02 / 0.1 units. On the demo's 64-px crops 1 px ≈ 4 mm and 1 unit ≈ 45 mm, so the z_rel
-bounds are about twice the uv bounds in mm: quantisation noise (which moves z_rel about a tenth as much,
-in these units, as uv) trips the uv bound first, and z_rel fails on its own only when the depth path is
-broken.
+Tolerances (mean over keypoints): the issue's uv bounds — float formats (float ``.tflite`` files and
+``pose.onnx``) 0.1 px, int8 0.5 px — and our z_rel bounds, 0.02 / 0.1 units. On the demo's 64-px crops
+1 px ≈ 4 mm and 1 unit ≈ 45 mm, so the z_rel bounds are about twice the uv bounds in mm: quantisation
+noise (which moves z_rel about a tenth as much, in these units, as uv) trips the uv bound first, and z_rel
+fails on its own only when the depth path is broken.
 """
 
 import dataclasses
@@ -19,7 +19,7 @@ from awh_tf.export.errors import ExportError
 
 # artefact kind -> (uv mean px, z_rel mean units)
 TOLERANCES = {"saved_model": (0.1, 0.02), "fp32": (0.1, 0.02), "fp16": (0.1, 0.02),
-              "dynamic_int8": (0.1, 0.02), "int8": (0.5, 0.1)}
+              "dynamic_int8": (0.1, 0.02), "int8": (0.5, 0.1), "onnx": (0.1, 0.02)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +59,20 @@ def run_tflite(model_path, images, num_threads=2):
     runner = Interpreter(model_path=str(model_path), num_threads=num_threads).get_signature_runner()
     outs = [runner(image=np.ascontiguousarray(image[None], np.float32)) for image in images]
     return {name: np.concatenate([o[name] for o in outs], axis=0) for name in ("uv", "z_rel")}
+
+
+def run_onnx(model_path, images, num_threads=2):
+    """Runs ``pose.onnx`` (onnxruntime, CPU; inputs and outputs by name) on each crop at batch 1.
+
+    Returns ``{"uv": [N, K, 2], "z_rel": [N, K]}`` numpy float32.
+    """
+    from awh_tf.export import onnx
+
+    session = onnx.session(model_path, num_threads)
+    names = list(onnx.OUTPUT_NAMES)
+    outs = [session.run(names, {onnx.INPUT_NAME: np.ascontiguousarray(image[None], np.float32)})
+            for image in images]
+    return {name: np.concatenate([o[i] for o in outs], axis=0) for i, name in enumerate(onnx.OUTPUT_NAMES)}
 
 
 def compare(name, predicted, reference, kind=None):

@@ -16,10 +16,10 @@ def test_benchmark_rows(fp32_export):
     rows = benchmark.benchmark({"a": path, "b": path}, threads=(1, 2), runs=7, warmup=1, rounds=3)
     assert [(r["label"], r["threads"]) for r in rows] == [("a", 1), ("b", 1), ("a", 2), ("b", 2)]
     for r in rows:
-        assert r["runs"] == 7 and 0 < r["median_ms"] <= r["p90_ms"]
+        assert r["runs"] == 7 and 0 < r["median_ms"] <= r["p90_ms"] and r["runtime"] == "litert"
         assert r["size_bytes"] == os.path.getsize(path) and r["input_shape"] == [1, 32, 32, 3]
     table = benchmark.format_table(rows).splitlines()
-    assert len(table) == 6 and table[2].startswith("| a | 32×32 |")
+    assert len(table) == 6 and table[2].startswith("| a | litert | 32×32 |")
 
 
 def test_benchmark_errors(tmp_path):
@@ -43,5 +43,8 @@ def test_tool_collects_models(tmp_path):
     (other / "pose_int8.tflite").write_bytes(b"")
     models = tool.collect_models(str(tmp_path), [str(other / "pose_int8.tflite")], [])
     assert list(models) == ["pose_fp32.tflite", f"{tmp_path.name}/pose_int8.tflite", "mobile/pose_int8.tflite"]
-    with pytest.raises(ValueError, match=r"no .tflite files there"):
+    with pytest.raises(ValueError, match=r"no .tflite or .onnx files there"):
         tool.collect_models(str(tmp_path / "empty"), [], [])
+    # An exported pose.onnx is timed too (with onnxruntime), in name order with the .tflite files.
+    (tmp_path / "pose.onnx").write_bytes(b"")
+    assert list(tool.collect_models(str(tmp_path), [], [])) == ["pose.onnx", "pose_fp32.tflite", "pose_int8.tflite"]

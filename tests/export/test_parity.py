@@ -25,7 +25,7 @@ def test_compare_hand_computed():
 
 
 def test_tolerances_of_the_issue():
-    for kind in ("saved_model", "fp32", "fp16", "dynamic_int8"):
+    for kind in ("saved_model", "fp32", "fp16", "dynamic_int8", "onnx"):
         assert parity.TOLERANCES[kind][0] == 0.1
     assert parity.TOLERANCES["int8"][0] == 0.5
 
