@@ -23,16 +23,26 @@ def test_graph_flops_counts_a_matmul_by_hand():
     assert bt.graph_flops(graph) == 2 * 2 * 3 * 4  # one multiply and one add per (i, j, k)
 
 
-def test_time_steps_drops_warmup_and_feeds_every_index():
+def test_time_steps_drops_warmup_and_feeds_every_index(monkeypatch):
+    """On a fake clock the step with index i takes i + 1 s of wall time and 0.5 s of CPU, so the timed steps
+    (indices 2, 3, 4 after two warm-up steps) must read exactly 3, 4, 5 s and 1.5 CPU-s in all."""
+
+    class Clock:
+        wall = cpu = 0.0
+
+    monkeypatch.setattr(bt.time, "perf_counter", lambda: Clock.wall)
+    monkeypatch.setattr(bt.time, "process_time", lambda: Clock.cpu)
     seen = []
 
     def step(batch):
         seen.append(int(batch))
+        Clock.wall += batch // 10 + 1
+        Clock.cpu += 0.5
         return {"loss": tf.constant(1.0)}
 
     out = bt.time_steps(step, lambda i: i * 10, steps=3, warmup=2)
     assert seen == [0, 10, 20, 30, 40]
-    assert len(out["times"]) == 3 and all(t >= 0 for t in out["times"]) and out["cpu_s"] >= 0
+    assert out["times"] == [3.0, 4.0, 5.0] and out["cpu_s"] == 1.5
 
 
 def test_random_batch_has_the_pipeline_shapes_and_ranges(tmp_path_factory):

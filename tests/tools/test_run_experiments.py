@@ -23,14 +23,54 @@ def _exp(suite, slug):
     return next(e for e in rx.SUITES[suite] if e.slug == slug)
 
 
-def test_suites_encode_the_papers_configurations():
-    t2 = {e.label: e for e in rx.SUITES["table2"]}
-    assert list(t2) == ["wo/AWH+w/FSS", "wo/AWH+wo/FSS", "w/WH+wo/FSS", "w/AWH+wo/FSS", "source only",
-                        "oracle"]
-    assert t2["w/AWH+wo/FSS"].paper == (12.8, 0.589)
-    assert {e.role for e in rx.SUITES["table2"]} == {None, "source_only", "oracle"}
-    assert len(rx.SUITES["table1"]) == 8 and rx.SUITES["table1"][-1].label == "wo/IL"
-    assert len({e.slug for e in rx.SUITES["table1"]}) == 8
+def _fields(config):
+    """Every config field but the run's name, flattened: ``{"train.da": "awh", ...}``."""
+    import dataclasses
+
+    return {f"{part}.{k}": v for part in ("data", "pipeline", "model", "train")
+            for k, v in dataclasses.asdict(getattr(config, part)).items()}
+
+
+def test_suite_labels_say_what_their_configs_do(tmp_path):
+    """Each row's label is read as the paper names it and checked against the config its flags build."""
+    base = _base(tmp_path)
+    da_of = {"w/AWH": "awh", "w/WH": "wdgrl", "wo/AWH": "none"}
+    for e in rx.SUITES["table2"]:
+        c = rx.build_config(base, e, 0, e.slug)
+        if e.role == "source_only":
+            assert c.train.source_only and c.train.da == "none"
+        elif e.role == "oracle":
+            assert c.train.target_labels == "3d" and c.train.da == "none"
+        else:
+            critic, fss = e.label.split("+")
+            assert c.train.da == da_of[critic], e.label
+            assert c.train.intermediate_losses == (rx.ALL_FIRST_STACK if fss == "w/FSS" else ()), e.label
+            assert c.train.target_labels == "2d_depth" and not c.train.source_only
+    for e in rx.SUITES["table1"]:  # "R2D+S2D" supervises the first stack with exactly those; wo/IL with none
+        c = rx.build_config(base, e, 0, e.slug)
+        named = () if e.label == "wo/IL" else tuple(e.label.split("+"))
+        assert sorted(c.train.intermediate_losses) == sorted(named) and c.train.da == "none", e.label
+    assert len({e.slug for e in rx.SUITES["table1"]}) == len(rx.SUITES["table1"]) == 8
+
+
+def test_paired_rows_differ_from_their_partner_only_in_the_critic(tmp_path):
+    """A paired difference means "the same run plus a critic": every row with a partner must build the
+    partner's config but for the critic's own fields (da, λ_wd, α mode)."""
+    base = _base(tmp_path)
+    critic_fields = {"train.da", "train.lambda_wd", "model.similarity_mode"}
+    pairs = 0
+    for name, suite in rx.SUITES.items():
+        by_slug = {e.slug: e for e in suite}
+        for e in suite:
+            if e.partner is None:
+                continue
+            a = _fields(rx.build_config(base, e, 0, "x"))
+            b = _fields(rx.build_config(base, by_slug[e.partner], 0, "x"))
+            differ = {k for k in a if a[k] != b[k]}
+            assert differ and differ <= critic_fields, (name, e.slug, differ)
+            assert a["train.da"] != "none" and b["train.da"] == "none", (name, e.slug)
+            pairs += 1
+    assert pairs >= 10
 
 
 def test_build_config_applies_base_extras_suite_and_steps(tmp_path):
