@@ -148,3 +148,18 @@ def test_command_line_writes_the_coco_layout(tmp_path):
     assert result.returncode == 0, result.stderr
     assert coco_layout.is_complete(tmp_path, seed=0, train=2, evaluation=1)
     assert "wrote 3 frames (coco)" in result.stdout
+
+
+def test_make_coco_example_tool_writes_a_readable_example(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    result = subprocess.run([sys.executable, str(root / "tools" / "make_coco_example.py"), "--out_dir",
+                             str(tmp_path / "ex"), "--num_train", "3", "--num_test", "2"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(CocoHandDataset(tmp_path / "ex" / "train.json", tmp_path / "ex" / "images")) == 3
+    assert len(CocoHandDataset(tmp_path / "ex" / "test.json", tmp_path / "ex" / "images")) == 2
+    result = subprocess.run([sys.executable, str(root / "tools" / "make_coco_example.py"), "--out_dir",
+                             str(tmp_path / "x"), "--freihand_root", str(tmp_path / "none")],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 1 and result.stderr.startswith(f"error: {tmp_path / 'none'}: FreiHAND root folder")
