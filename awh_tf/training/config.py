@@ -20,6 +20,7 @@ DA_MODES = ("none", "wdgrl", "awh")
 REAL_DOMAINS = ("stb", "freihand", "coco")
 DEPTHLESS_DOMAINS = ("freihand", "coco")  # real domains without depth images
 CRITIC_INPUT_NORMS = ("none", "rms")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype policy names
 INTERMEDIATE_LOSSES = ("R2D", "R3D", "S2D")
 
 
@@ -135,7 +136,11 @@ class TrainConfig:
       checkpoint_every, log_every, eval_every: in steps (eval_every 0 = only at the end).
       keep_checkpoints: how many checkpoints to keep.
       strategy: ``default``, ``mirrored`` or ``multi_worker`` (tf.distribute).
-      mixed_precision: mixed_float16 compute with loss scaling for both optimisers (GPUs).
+      precision: Keras's dtype policy of the three players: ``float32``, ``mixed_bfloat16`` (bfloat16 compute,
+        float32 variables; no loss scaling needed: bfloat16 has float32's exponent range) or
+        ``mixed_float16`` (float16 compute with dynamic loss scaling for both optimisers). Variables and
+        checkpoints are float32 in every mode, so a run resumes, evaluates and exports (always float32)
+        whatever its precision.
       seed: seeds weights, data order, augmentation and the critic's interpolation weights.
     """
 
@@ -165,7 +170,7 @@ class TrainConfig:
     eval_every: int = 0
     keep_checkpoints: int = 3
     strategy: str = "default"
-    mixed_precision: bool = False
+    precision: str = "float32"
     seed: int = 0
 
     def __post_init__(self):
@@ -189,6 +194,8 @@ class TrainConfig:
                              f"{self.batch_size}")
         if self.optimizer not in ("adam", "adamw"):
             raise ValueError(f"optimizer: expected adam or adamw, got {self.optimizer!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision: expected one of {PRECISIONS}, got {self.precision!r}")
         if self.strategy not in ("default", "mirrored", "multi_worker"):
             raise ValueError(f"strategy: expected default, mirrored or multi_worker, got {self.strategy!r}")
 
@@ -275,13 +282,16 @@ class Config:
 def _migrate(d):
     """A ``config.json`` of an earlier version in today's fields, so its run can still be evaluated and
     exported: a config without ``data.real_domain`` (before FreiHAND and COCO) is an STB run, the field's
-    default; ``train.oracle`` became ``train.target_labels`` (``3d`` / ``2d_depth``); the pipeline's
+    default; ``train.mixed_precision`` (a bool) became ``train.precision`` (``mixed_float16`` / ``float32``);
+    ``train.oracle`` became ``train.target_labels`` (``3d`` / ``2d_depth``); the pipeline's
     ``real_has_3d`` went with it, and ``depth_window`` / ``hull_dilation`` (the depth target's window around
     the 3D root, replaced by the hand's own depth statistics) shape only training targets."""
     d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
     train, pipe = d.get("train", {}), d.get("pipeline", {})
     if "oracle" in train:
         train.setdefault("target_labels", "3d" if train.pop("oracle") else "2d_depth")
+    if "mixed_precision" in train:
+        train.setdefault("precision", "mixed_float16" if train.pop("mixed_precision") else "float32")
     for old in ("real_has_3d", "depth_window", "hull_dilation"):
         pipe.pop(old, None)
     return d

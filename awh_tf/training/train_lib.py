@@ -73,7 +73,7 @@ def make_optimizers(train_cfg):
         pose_opt = keras.optimizers.Adam(schedule, name="pose_opt")
     critic_opt = keras.optimizers.Adam(train_cfg.critic_learning_rate, beta_1=0.5, beta_2=0.9,
                                        name="critic_opt")
-    if train_cfg.mixed_precision:
+    if train_cfg.precision == "mixed_float16":  # bfloat16 has float32's range: no loss scaling
         pose_opt = keras.optimizers.LossScaleOptimizer(pose_opt)
         critic_opt = keras.optimizers.LossScaleOptimizer(critic_opt)
     return pose_opt, critic_opt
@@ -106,8 +106,7 @@ def make_step_functions(trainer, strategy):
 def build_trainer(config):
     """Builds the three players, the similarity weighting and the compiled trainer (seeded). Call it inside
     ``strategy.scope()`` to place the variables for a distributed run."""
-    if config.train.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy(config.train.precision)  # also resets a previous run's policy
     keras.utils.set_random_seed(config.train.seed)
     pose_net = factory.build_pose_network(config.model)
     depth_reg = factory.build_depth_regularizer(config.model)
@@ -157,6 +156,9 @@ def restore_pose_network(config, workdir, checkpoint=None):
     Raises TrainingError when there is no checkpoint or it lacks any of the network's variables (a
     checkpoint of another architecture), instead of silently leaving weights at their initial values.
     """
+    # Evaluation, prediction and export run the float32 network whatever the run's --precision: checkpoints
+    # hold float32 variables in every precision.
+    keras.mixed_precision.set_global_policy("float32")
     keras.utils.set_random_seed(config.train.seed)
     pose_net = factory.build_pose_network(config.model)
     ckpt_dir = os.path.join(workdir, "checkpoints")
@@ -229,8 +231,10 @@ def _write_summaries(writer, step, logs, trainer):
             tf.summary.scalar("train/critic_learning_rate", trainer.critic_optimizer.learning_rate)
 
 
-def _check_finite(step, logs, manager):
+def _check_finite(step, logs, manager, precision="float32"):
     for name, value in logs.items():
+        if precision == "mixed_float16" and name.endswith("grad_norm"):
+            continue  # an overflowed float16 step: skipped by the loss scaler, not a diverged run
         v = np.asarray(value)
         if not np.all(np.isfinite(v)):
             kept = manager.latest_checkpoint or "none yet"
@@ -375,7 +379,7 @@ def _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar
         step += 1
         ckpt.step.assign(step)
         logs = {k: v.numpy() for k, v in logs.items()}
-        _check_finite(step, logs, manager)
+        _check_finite(step, logs, manager, config.train.precision)
         means = trainer.update_trackers(logs)
         if step % config.train.log_every == 0 or step == total:
             means = {k: v.numpy() for k, v in means.items()}
@@ -436,4 +440,6 @@ def train_and_evaluate(config, workdir, log=print, progress=True, domains=None):
     trainer = train(config, workdir, log=log, progress=progress, domains=domains)
     if not worker_role(config.train.strategy)[1]:
         return None  # a multi_worker run is evaluated once, by its chief
-    return evaluate(config, workdir, pose_network=trainer.pose_network, log=log)
+    # A mixed-precision run is evaluated as it is exported: the float32 network from the final checkpoint.
+    network = trainer.pose_network if config.train.precision == "float32" else None
+    return evaluate(config, workdir, pose_network=network, log=log)

@@ -143,8 +143,9 @@ class AWHTrainer(keras.Model):
             critic_loss = -w + self.train_config.lambda_gp * gp
             scaled = self._scale(self.critic_optimizer, critic_loss)
         grads = tape.gradient(scaled, self.critic.trainable_variables)
+        norm = _unscaled_norm(self.critic_optimizer, grads)
         self.critic_optimizer.apply_gradients(zip(grads, self.critic.trainable_variables))
-        return w, gp, critic_loss, tf.linalg.global_norm(grads)
+        return w, gp, critic_loss, norm
 
     @staticmethod
     def _scale(optimizer, loss):
@@ -174,8 +175,9 @@ class AWHTrainer(keras.Model):
     def _apply_pose_gradients(self, tape, total):
         variables = self.pose_variables
         grads = tape.gradient(total, variables)
+        norm = _unscaled_norm(self.pose_optimizer, grads)
         self.pose_optimizer.apply_gradients(zip(grads, variables))
-        return tf.linalg.global_norm(grads)
+        return norm
 
     def pretrain_step(self, batch):
         """Phase 1: synthetic domain only, no critic. ``batch`` is a source elem (or {"source": …})."""
@@ -238,3 +240,13 @@ def alpha_statistics(alpha):
     n = tf.shape(ordered)[0]
     return {"alpha_mean": tf.reduce_mean(ordered), "alpha_min": ordered[0],
             "alpha_median": ordered[(n - 1) // 2], "alpha_max": ordered[n - 1]}
+
+
+def _unscaled_norm(optimizer, grads):
+    """The global norm of the gradients of the loss itself: under ``mixed_float16`` the tape's gradients are
+    those of the loss times the loss scale. A step whose float16 gradients overflowed has an infinite norm;
+    the ``LossScaleOptimizer`` skips it and lowers the scale."""
+    norm = tf.linalg.global_norm(grads)
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        norm = norm / tf.cast(optimizer.dynamic_scale, norm.dtype)
+    return norm
