@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 
 from awh_tf.data import pipeline
 from awh_tf.data.precrop_cache import PrecropCache
-from awh_tf.evaluation import evaluate_predictions, format_table, predict_dataset
+from awh_tf.evaluation import format_table
+from awh_tf.evaluation.protocol import headline_scalars
 from awh_tf.models import factory
 from awh_tf.training import data_setup
 from awh_tf.training import faults
@@ -411,15 +412,15 @@ def mean_training_pose(config, synthetic, max_samples=1000):
 
 
 def evaluate(config, workdir, pose_network=None, log=print):
-    """Evaluates on the real test split with the published protocol; writes and returns ``eval.json``."""
+    """Evaluates on the real test split with the published protocol (2D metrics when the real domain has no
+    3D labels, ``evaluate_lib.score``); writes and returns ``eval.json``."""
+    from awh_tf.evaluation import evaluate_lib
+
     synthetic, _, real_test = data_setup.open_domains(config.data)
     if pose_network is None:
         pose_network, _ = restore_pose_network(config, workdir)
     with pipeline.surface_data_errors():  # a bad sample is one line naming file and index, as in training
-        ds = pipeline.make_eval_dataset(real_test, config.pipeline, 32)
-        pred = predict_dataset(pose_network, ds, max_samples=config.data.max_eval_samples)
-        mean_pose = mean_training_pose(config, synthetic)
-    result = evaluate_predictions(pred, mean_pose=mean_pose)
+        result = evaluate_lib.score(config, pose_network, real_test, synthetic)
     result["name"] = config.name
     path = os.path.join(workdir, "eval.json")
     with open(path + ".tmp", "w") as f:
@@ -427,8 +428,8 @@ def evaluate(config, workdir, pose_network=None, log=print):
     os.replace(path + ".tmp", path)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
     with writer.as_default(step=config.train.total_steps):
-        for key in ("epe_mean_mm", "epe_median_mm", "auc_20_50", "auc_0_30", "epe2d_mean_px"):
-            tf.summary.scalar(f"eval/{key}", result[key])
+        for key, value in headline_scalars(result).items():
+            tf.summary.scalar(f"eval/{key}", value)
     writer.flush()
     log(format_table(result))
     return result
