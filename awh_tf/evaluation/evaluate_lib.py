@@ -42,6 +42,10 @@ def split_name(data_cfg, split):
     """What ``split`` is for this data config, e.g. "real test split (FreiHAND evaluation)"."""
     from awh_tf.training import data_setup
 
+    if split == "test" and data_cfg.real_domain == "coco":
+        test_json = data_cfg.coco_paths()[2]
+        return (f"real test split ({os.path.basename(test_json)})" if test_json else
+                f"real test split (held-out {data_cfg.coco_test_fraction:.0%} of the COCO-style JSON's images)")
     names = {"test": data_setup.TEST_SPLIT_NAMES, "real_train": data_setup.TRAIN_SPLIT_NAMES}
     return names[split][data_cfg.real_domain] if split in names else SPLITS[split]
 

@@ -20,7 +20,7 @@ from awh_tf.data.errors import DataError
 # What each real domain's test split is, for reports.
 TEST_SPLIT_NAMES = {"stb": "real test split (STB B1Counting + B1Random)",
                     "freihand": "real test split (FreiHAND evaluation)",
-                    "coco": "real test split (COCO-style JSON, held out or --coco_test_json)"}
+                    "coco": "real test split (COCO-style JSON)"}
 TRAIN_SPLIT_NAMES = {"stb": "real training split (STB B2-B6)", "freihand": "real training split (FreiHAND training)",
                      "coco": "real training split (COCO-style JSON)"}
 
