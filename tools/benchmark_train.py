@@ -3,7 +3,8 @@
 Usage (from the repository root; 10 minutes on this 2-core machine while busy, the demo data generation
 included; most of the rest is tracing the two step graphs)::
 
-    python tools/benchmark_train.py [--configs demo,paper] [--steps 20] [--paper_steps 5] \\
+    python tools/benchmark_train.py [--configs demo,paper] [--precisions float32,mixed_bfloat16] [--steps 20] \\
+        [--paper_steps 5] \\
         [--batch_size_paper 8] [--data_dir data/procedural]
 
 ``demo`` is ``configs/demo.cfg`` (its procedural data in ``--data_dir``, generated there first if absent,
@@ -14,9 +15,11 @@ is the joint step of phase 2 (``n_critic`` critic updates, then one pose update:
 after one untimed tracing call and ``--warmup`` untimed steps; each step waits for its logs as the
 training loop does. The printed lines:
 
-* ``matmul``: fp32 GFLOP/s of one N×N @ N×N ``tf.matmul`` (2N³ FLOPs / median of repeats), measured at the
-  start and at the end of the run; the better of the two is the machine's rate (the conservative one
-  for the ratios below).
+* ``matmul``: GFLOP/s of one N×N @ N×N ``tf.matmul`` (2N³ FLOPs / median of repeats) in fp32 and in each
+  low precision a timed configuration computes in (``--precisions``: bf16 for ``mixed_bfloat16``, fp16 for
+  ``mixed_float16``), measured at the start and at the end of the run; the better of the two is the
+  machine's rate for that dtype (the conservative one for the ratios below). Each configuration's ratio
+  is to the rate of its own compute dtype: a bf16 step against the bf16 matmul.
 * per configuration, ``forward``: GFLOPs of one pose-network inference per image (TF profiler, batch 1,
   ``awh_tf.models.flops``); ``training``: GFLOPs per image of the whole joint step, counted by the same
   profiler on the traced step graph (pose network forward and backward, depth regularizer, similarity
@@ -70,14 +73,19 @@ MATMUL_TARGET = 0.50
 
 # -- measurements --------------------------------------------------------------------------------------
 
-def matmul_gflops(n=2048, repeats=10, warmup=2):
-    """fp32 GFLOP/s of ``tf.matmul`` of two N×N matrices on this process's CPU threads: 2N³ / median s."""
-    a = tf.random.stateless_uniform((n, n), seed=(0, 0))
-    b = tf.random.stateless_uniform((n, n), seed=(0, 1))
+# The matmul dtype that is each precision's compute ceiling (mixed policies compute in the low precision).
+CEILING_DTYPE = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
+BF16_MATMUL_TARGET = 0.55  # the paper-size step in bfloat16, as a fraction of the bf16 matmul rate
+
+
+def matmul_gflops(n=2048, repeats=10, warmup=2, dtype="float32"):
+    """GFLOP/s of ``tf.matmul`` of two N×N ``dtype`` matrices on this process's CPU threads: 2N³ / median s."""
+    a = tf.cast(tf.random.stateless_uniform((n, n), seed=(0, 0)), dtype)
+    b = tf.cast(tf.random.stateless_uniform((n, n), seed=(0, 1)), dtype)
     times = []
     for i in range(warmup + repeats):
         t0 = time.perf_counter()
-        float(tf.matmul(a, b)[0, 0])  # reading one value waits for the product
+        float(tf.cast(tf.matmul(a, b)[0, 0], tf.float32))  # reading one value waits for the product
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     return 2.0 * n ** 3 / statistics.median(times) / 1e9
@@ -108,7 +116,8 @@ def random_batch(config, batch_size, seed=0):
     Returns ``{"source": elem, "target": elem}``, each elem with B/2 = ``batch_size // 2`` samples:
     ``image`` float32 [B/2, S, S, 3] in [0, 1], ``uv`` float32 [B/2, 21, 2] crop px in [0, S),
     ``z_rel`` float32 [B/2, 21] (bone units, N(0, 1)), ``visible`` bool [B/2, 21] all True and
-    ``depth_target`` float32 [B/2, D, D] in [0, 1]; S = ``config.model.input_size``,
+    ``depth_target`` float32 [B/2, D, D] in [0, 1], and the per-sample label flags ``has_2d`` /
+    ``has_depth`` (all True) and ``has_3d`` (True on the synthetic half only); S = ``config.model.input_size``,
     D = ``config.model.depth_reg_size``.
     """
     if batch_size < 2 or batch_size % 2:
@@ -121,7 +130,10 @@ def random_batch(config, batch_size, seed=0):
                 "uv": tf.random.stateless_uniform((half, NUM_KEYPOINTS, 2), seeds[1], 0.0, float(s)),
                 "z_rel": tf.random.stateless_normal((half, NUM_KEYPOINTS), seeds[2]),
                 "visible": tf.ones((half, NUM_KEYPOINTS), tf.bool),
-                "depth_target": tf.random.stateless_uniform((half, d, d), seeds[3])}
+                "depth_target": tf.random.stateless_uniform((half, d, d), seeds[3]),
+                # The paper's label budget on the real half (2D + depth), as the pipeline flags it.
+                "has_2d": tf.ones((half,), tf.bool), "has_depth": tf.ones((half,), tf.bool),
+                "has_3d": tf.fill((half,), stream == 0)}
 
     return {"source": elem(0), "target": elem(1)}
 
@@ -235,43 +247,55 @@ def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, ste
 # -- the whole run -------------------------------------------------------------------------------------
 
 def run_benchmark(cases, warmup=2, matmul_n=2048, log=print):
-    """Measures the matmul rate, then each case, then the matmul rate again.
+    """Measures the matmul rates, then each case, then the matmul rates again.
 
     Args:
       cases: list of ``(name, config, source, steps)``; ``source`` as in :func:`benchmark_config`.
     Returns:
-      dict: ``matmul_n``, ``matmul_gflops_per_s`` (the better of ``matmul_start`` / ``matmul_end``) and
-      ``results`` = {name: :func:`benchmark_config` dict plus ``matmul_ratio`` = achieved training
-      GFLOP/s / matmul GFLOP/s}.
+      dict: ``matmul_n``; ``ceilings`` = {dtype: {"start", "end", "gflops_per_s" (the better of the two)}}
+      for float32 and every dtype a case computes in (:data:`CEILING_DTYPE` of its ``--precision``);
+      ``matmul_gflops_per_s`` / ``matmul_start`` / ``matmul_end``: the float32 ones; and ``results`` =
+      {name: :func:`benchmark_config` dict plus ``precision``, ``ceiling_dtype`` and ``matmul_ratio`` =
+      achieved training GFLOP/s / the matmul rate of its own compute dtype}.
     """
-    start = matmul_gflops(matmul_n)
+    dtypes = ["float32"] + sorted({CEILING_DTYPE[c.train.precision] for _, c, _, _ in cases} - {"float32"})
+    start = {d: matmul_gflops(matmul_n, dtype=d) for d in dtypes}
     results = {name: benchmark_config(config, source, steps, warmup, log)
                for name, config, source, steps in cases}
-    end = matmul_gflops(matmul_n)
-    rate = max(start, end)
-    for r in results.values():
-        r["matmul_ratio"] = r["train_gflops_per_s"] / rate
-    return {"matmul_n": matmul_n, "matmul_start": start, "matmul_end": end, "matmul_gflops_per_s": rate,
-            "results": results}
+    end = {d: matmul_gflops(matmul_n, dtype=d) for d in dtypes}
+    ceilings = {d: {"start": start[d], "end": end[d], "gflops_per_s": max(start[d], end[d])} for d in dtypes}
+    for (_, config, _, _), r in zip(cases, results.values()):
+        r["precision"], r["ceiling_dtype"] = config.train.precision, CEILING_DTYPE[config.train.precision]
+        r["matmul_ratio"] = r["train_gflops_per_s"] / ceilings[r["ceiling_dtype"]]["gflops_per_s"]
+    f32 = ceilings["float32"]
+    return {"matmul_n": matmul_n, "matmul_start": f32["start"], "matmul_end": f32["end"],
+            "matmul_gflops_per_s": f32["gflops_per_s"], "ceilings": ceilings, "results": results}
 
 
 def format_report(report, configs):
     """The printed lines of a :func:`run_benchmark` report; ``configs`` = {name: Config}."""
     n = report["matmul_n"]
-    lines = [f"matmul {n}x{n} fp32: {report['matmul_gflops_per_s']:.1f} GFLOP/s (start "
-             f"{report['matmul_start']:.1f}, end {report['matmul_end']:.1f}); {os.cpu_count()} CPU cores, "
-             f"TF {tf.__version__}"]
+    ceilings = report.get("ceilings") or {"float32": {"gflops_per_s": report["matmul_gflops_per_s"],
+                                                      "start": report["matmul_start"], "end": report["matmul_end"]}}
+    short = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+    lines = [f"matmul {n}x{n} {short[d]}: {c['gflops_per_s']:.1f} GFLOP/s (start {c['start']:.1f}, end "
+             f"{c['end']:.1f})" + (f"; {os.cpu_count()} CPU cores, TF {tf.__version__}" if d == "float32" else
+                                   f" = {c['gflops_per_s'] / ceilings['float32']['gflops_per_s']:.2f}x fp32")
+             for d, c in ceilings.items()]
     for name, r in report["results"].items():
         m, t = configs[name].model, configs[name].train
         lines.append(f"{name}: batch {r['batch_size']}, S={m.input_size}, {m.num_stacks} stacks x "
-                     f"{m.channels} ch, da={t.da}, n_critic={t.n_critic}; traced in {r['trace_s']:.0f} s")
+                     f"{m.channels} ch, da={t.da}, n_critic={t.n_critic}, {t.precision}; traced in "
+                     f"{r['trace_s']:.0f} s")
         lines.append(f"  forward {r['forward_gflops_per_image']:.3f} GFLOPs/image; training "
                      f"{r['train_gflops_per_image']:.3f} GFLOPs/image (profiled step graph, "
                      f"{r['train_gflops_per_image'] / r['forward_gflops_per_image']:.2f}x forward)")
-        met = "met" if r["matmul_ratio"] >= MATMUL_TARGET else "not met"
+        target = BF16_MATMUL_TARGET if r.get("ceiling_dtype") == "bfloat16" else MATMUL_TARGET
+        met = "met" if r["matmul_ratio"] >= target else "not met"
+        ceiling = short[r.get("ceiling_dtype", "float32")]
         lines.append(f"  compute: {r['step_s']:.3f} s/step median = {r['images_per_s']:.1f} images/s = "
-                     f"{r['train_gflops_per_s']:.1f} GFLOP/s = {r['matmul_ratio']:.2f} of matmul "
-                     f"(target >= {MATMUL_TARGET:.2f}: {met}); cpu {r['cpu_s_per_image'] * 1e3:.1f} ms/image")
+                     f"{r['train_gflops_per_s']:.1f} GFLOP/s = {r['matmul_ratio']:.2f} of {ceiling} matmul "
+                     f"(paper-size target >= {target:.2f}: {met}); cpu {r['cpu_s_per_image'] * 1e3:.1f} ms/image")
         if "pipeline_ratio" in r:
             met = "met" if r["pipeline_ratio"] <= PIPELINE_TARGET else "not met"
             lines.append(f"  pipeline: {r['pipeline_step_mean_s']:.3f} s/step mean with the real input "
@@ -302,6 +326,9 @@ def define_cli_flags():
     flags.DEFINE_integer("matmul_size", 2048, "N of the N x N fp32 matmul that measures the machine.")
     flags.DEFINE_string("demo_flagfile", "configs/demo.cfg", "Flag file of the demo configuration.")
     flags.DEFINE_string("paper_flagfile", "configs/rhd_stb_awh.cfg", "Flag file of the paper-size model.")
+    flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "--precision of each timed configuration "
+                      "(every configuration runs once per precision; the demo's real-pipeline timing only in the "
+                      "first, the others on its cached batch's shapes).")
     define_flags()
 
 
@@ -322,15 +349,22 @@ def main(argv):
     unknown = set(FLAGS.configs) - known
     if unknown:
         raise SystemExit(f"--configs: unknown {sorted(unknown)}; expected some of {sorted(known)}")
+    bad = set(FLAGS.precisions) - set(CEILING_DTYPE)
+    if bad:
+        raise SystemExit(f"--precisions: unknown {sorted(bad)}; expected some of {sorted(CEILING_DTYPE)}")
     configs, cases = {}, []
     for name in FLAGS.configs:
-        if name == "demo":
-            configs[name] = config_from_flagfile(FLAGS.demo_flagfile, f"--data_dir={FLAGS.data_dir}")
-            cases.append((name, configs[name], PIPELINE, FLAGS.steps))
-        else:
-            configs[name] = config_from_flagfile(FLAGS.paper_flagfile, "--name=paper",
-                                                 f"--batch_size={FLAGS.batch_size_paper}")
-            cases.append((name, configs[name], RANDOM, FLAGS.paper_steps))
+        for i, precision in enumerate(FLAGS.precisions):
+            label = name if len(FLAGS.precisions) == 1 else f"{name} {precision}"
+            if name == "demo":
+                configs[label] = config_from_flagfile(FLAGS.demo_flagfile, f"--data_dir={FLAGS.data_dir}",
+                                                      f"--precision={precision}")
+                cases.append((label, configs[label], PIPELINE if i == 0 else RANDOM, FLAGS.steps))
+            else:
+                configs[label] = config_from_flagfile(FLAGS.paper_flagfile, "--name=paper",
+                                                      f"--batch_size={FLAGS.batch_size_paper}",
+                                                      f"--precision={precision}")
+                cases.append((label, configs[label], RANDOM, FLAGS.paper_steps))
     report = run_benchmark(cases, warmup=FLAGS.warmup, matmul_n=FLAGS.matmul_size,
                            log=lambda msg: print(msg, flush=True))
     print("\n".join(format_report(report, configs)))

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -96,3 +97,21 @@ def test_two_step_run_on_random_tensors_with_the_critic(tmp_path_factory):
     assert r["images_per_s"] > 0 and "pipeline_ratio" not in r
     # The critic's updates (with the gradient penalty's double backward) add to the pose network's cost.
     assert r["train_gflops_per_image"] > 2.0 * r["forward_gflops_per_image"]
+
+
+def test_each_precision_is_measured_against_its_own_matmul_ceiling(tmp_path_factory):
+    config = _tiny(tmp_path_factory, da="none")
+    bf16 = dataclasses.replace(config, train=dataclasses.replace(config.train, precision="mixed_bfloat16"))
+    report = bt.run_benchmark([("f32", config, bt.RANDOM, 1), ("bf16", bf16, bt.RANDOM, 1)], warmup=0,
+                              matmul_n=64, log=lambda *_: None)
+    keras.mixed_precision.set_global_policy("float32")
+    ceilings = report["ceilings"]
+    assert sorted(ceilings) == ["bfloat16", "float32"]
+    assert report["matmul_gflops_per_s"] == ceilings["float32"]["gflops_per_s"]
+    for name, dtype in (("f32", "float32"), ("bf16", "bfloat16")):
+        r = report["results"][name]
+        assert r["ceiling_dtype"] == dtype
+        np.testing.assert_allclose(r["matmul_ratio"], r["train_gflops_per_s"] / ceilings[dtype]["gflops_per_s"])
+    lines = bt.format_report(report, {"f32": config, "bf16": bf16})
+    assert lines[1].startswith("matmul 64x64 bf16") and "mixed_bfloat16" in "\n".join(lines)
+    assert any("of bf16 matmul (paper-size target >= 0.55" in line for line in lines)
