@@ -46,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from awh_tf.training.errors import Interrupted  # noqa: E402
+
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
@@ -234,6 +236,9 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
             result, seconds = run_one(config, workdir, train_fn)
             log(f"{head}  EPE {result['epe_mean_mm']:6.2f} mm  AUC 0-30 {result['auc_0_30']:.3f}  "
                 f"{seconds:6.0f} s")
+        except Interrupted:  # SIGTERM / Ctrl-C: the run saved a checkpoint; the suite stops (resumable)
+            log(f"{head}  interrupted; rerun the same command to resume the suite")
+            raise
         except Exception as e:  # one failed run must not stop a suite of hours; reported at the end
             failures.append(f"{exp.slug} seed {seed}: {e}")
             run_log = os.path.join(workdir, "run.log")
@@ -564,6 +569,9 @@ def main(argv):
                              discrepancy=(FLAGS.discrepancy_samples, FLAGS.discrepancy_critic_steps))
     except ValueError as e:
         sys.exit(f"error: {e}")
+    except Interrupted as e:
+        print(e, file=sys.stderr)
+        sys.exit(128 + e.signum)
     if failures:
         sys.exit(f"{len(failures)} run(s) failed:\n" + "\n".join(f"  {f}" for f in failures))
 

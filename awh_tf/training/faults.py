@@ -25,17 +25,7 @@ import threading
 
 import tensorflow as tf
 
-
-class TrainingError(RuntimeError):
-    """A run that cannot start or continue; the message is one line saying what and where."""
-
-
-class Interrupted(TrainingError):
-    """SIGTERM / SIGINT stopped the run after saving a checkpoint. ``signum`` is the signal's number."""
-
-    def __init__(self, message, signum):
-        super().__init__(message)
-        self.signum = signum
+from awh_tf.training.errors import Interrupted, TrainingError  # noqa: F401 (raised here, caught by callers)
 
 
 def first_line(error):

@@ -249,3 +249,23 @@ def test_run_suite_ranks_the_rows_at_an_earlier_checkpoint(tmp_path):
     rx.run_suite("table2", base, [0, 1], out, steps=4, train_fn=train, log=lambda _: None, rank_steps=(3,),
                  evaluate_fn=evaluate)
     assert len(evaluated) == 12
+
+
+def test_an_interrupted_run_stops_the_suite_instead_of_counting_as_failed(tmp_path):
+    """SIGTERM / Ctrl-C reach a suite as the run's Interrupted (it saved a checkpoint): the suite stops there,
+    and rerunning it resumes; it must not go on to the next row as after a failed run."""
+    from awh_tf.training.errors import Interrupted
+
+    class Preempted(FakeTrainer):
+        def __call__(self, config, workdir, log, progress):
+            if config.name.startswith("w_wh_wo_fss"):
+                self.calls.append(config.name)
+                raise Interrupted("interrupted at step 1; checkpoint saved: x; rerun the same command to resume", 15)
+            return super().__call__(config, workdir, log, progress)
+
+    fake, lines = Preempted(), []
+    with pytest.raises(Interrupted):
+        rx.run_suite("table2", _base(tmp_path), [0], str(tmp_path / "e"), steps=2, train_fn=fake,
+                     only=("w_wh_wo_fss", "w_awh_wo_fss"), log=lines.append)
+    assert fake.calls == ["w_wh_wo_fss_seed0"]  # the next row never started
+    assert "interrupted; rerun the same command" in lines[-1]
