@@ -194,7 +194,8 @@ def test_coco_real_domain_has_no_3d_to_leak(tmp_path):
     images, annotations = [], []
     for i in range(len(freihand)):
         (tmp_path / "img").mkdir(exist_ok=True)
-        (tmp_path / "img" / f"{i}.jpg").write_bytes((tmp_path / "fh" / "training" / "rgb" / f"{i:08d}.jpg").read_bytes())
+        jpeg = (tmp_path / "fh" / "training" / "rgb" / f"{i:08d}.jpg").read_bytes()
+        (tmp_path / "img" / f"{i}.jpg").write_bytes(jpeg)
         xyz = np.asarray(json.loads((tmp_path / "fh" / "training_xyz.json").read_text())[i])
         K = np.asarray(json.loads((tmp_path / "fh" / "training_K.json").read_text())[i])
         p = xyz @ K.T
