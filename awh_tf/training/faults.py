@@ -31,6 +31,8 @@ from awh_tf.training.errors import Interrupted, TrainingError  # noqa: F401 (rai
 def first_line(error):
     """The first line of an exception's message without TensorFlow's op context (``{{function_node …}}``,
     ``[Op:SaveV2]``): what failed and why, e.g. ``…/ckpt-4_temp/part-00000…; No space left on device``."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
     text = str(error).strip() or type(error).__name__
     text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text.splitlines()[0])
     return re.sub(r"\s*\[Op:\w+\].*$", "", text) or type(error).__name__
@@ -66,9 +68,14 @@ class WorkdirLock:
                      f"{previous.get('host', '?')} (started {previous.get('started', '?')}), which is gone")
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "started": datetime.datetime.now().isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+            os.fsync(fd)
+        except OSError as e:  # a full disk: do not keep a lock nobody will release
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise TrainingError(f"{self.path}: cannot write the workdir lock ({first_line(e)})") from None
         self._fd = fd
         return self
 
@@ -97,9 +104,10 @@ class WorkdirLock:
 class Interrupts:
     """SIGTERM and SIGINT handlers that only record the signal (a context manager; restores the old handlers).
 
-    The loop asks :attr:`signum` after each step. A second Ctrl-C while the checkpoint is being written is
-    ignored: the save is short, and stopping it half-way is what this class exists to avoid. Outside the main
-    thread (where Python cannot install handlers) it does nothing.
+    The loop asks :attr:`signum` after each step. A second signal means the user insists (a run stuck in
+    its input pipeline or a first trace never reaches the end of a step): the previous handlers are put
+    back and the signal is raised again, so the process stops as it would have without this class. Outside
+    the main thread (where Python cannot install handlers) it does nothing.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -112,6 +120,9 @@ class Interrupts:
         del frame
         if self.signum is None:
             self.signum = signum
+            return
+        self.__exit__(None, None, None)
+        signal.raise_signal(signum)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -130,28 +141,54 @@ def _checkpoint_files(prefix):
     return glob.glob(glob.escape(prefix) + ".index") + glob.glob(glob.escape(prefix) + ".data-*")
 
 
+def _step_of(prefix):
+    """N of ``…/ckpt-N`` (-1 for another name: sorted first)."""
+    tail = os.path.basename(prefix).rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
 def _set_index(directory, prefixes):
-    """Rewrites ``directory/checkpoint`` to list ``prefixes`` (oldest first; the last is the latest)."""
-    if prefixes:
-        tf.compat.v1.train.update_checkpoint_state(directory, prefixes[-1], all_model_checkpoint_paths=prefixes)
-    elif os.path.exists(os.path.join(directory, "checkpoint")):
-        os.remove(os.path.join(directory, "checkpoint"))
+    """Rewrites ``directory/checkpoint`` to list ``prefixes`` (oldest first; the last is the latest), with
+    their files' times, so a ``CheckpointManager`` opened on it keeps tracking (and rotating) all of them."""
+    prefixes = list(prefixes)  # update_checkpoint_state rewrites a list of relative paths in place
+    if not prefixes:
+        if os.path.exists(os.path.join(directory, "checkpoint")):
+            os.remove(os.path.join(directory, "checkpoint"))
+        return
+    stamps = [os.path.getmtime(p + ".index") if os.path.exists(p + ".index") else 0.0 for p in prefixes]
+    # Names relative to the folder, as CheckpointManager writes them: the run folder may be moved.
+    names = [os.path.relpath(p, os.path.abspath(directory)) for p in prefixes]
+    tf.compat.v1.train.update_checkpoint_state(
+        os.path.abspath(directory), names[-1], all_model_checkpoint_paths=names,
+        all_model_checkpoint_timestamps=stamps, last_preserved_timestamp=min(stamps) - 1.0)
 
 
 def checkpoint_prefixes(directory, log=print):
-    """The checkpoints in ``directory``, oldest first, from its ``checkpoint`` index; when the index is
-    unreadable, from the ``ckpt-N.index`` files present (by N), and the index is rewritten from them."""
+    """The checkpoints of ``directory`` (absolute prefixes, oldest first): those its ``checkpoint`` index
+    lists and any complete-looking ``ckpt-N.index`` file it does not (a save killed after its files but before
+    the index). A missing, unreadable or incomplete index is said in one line and rebuilt from the files."""
+    directory = os.path.abspath(directory)
+    index = os.path.join(directory, "checkpoint")
+    files = [p[:-len(".index")] for p in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index"))]
+    problem, listed = None, []
     try:
-        state = tf.train.get_checkpoint_state(directory)
-        return list(state.all_model_checkpoint_paths) if state else []
-    except Exception as e:  # a damaged text proto: ParseError, UnicodeDecodeError, ...
-        found = sorted(glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")),
-                       key=lambda p: int(p.rsplit("-", 1)[1].split(".")[0]))
-        prefixes = [p[:-len(".index")] for p in found]
-        log(f"{os.path.join(directory, 'checkpoint')}: unreadable index ({first_line(e)}); rebuilt it from the "
-            f"{len(prefixes)} checkpoint files present")
+        state = tf.train.get_checkpoint_state(directory)  # None when the file is missing or not a text proto
+    except Exception as e:  # noqa: BLE001 (UnicodeDecodeError, ParseError, ...: a damaged file)
+        state, problem = None, first_line(e)
+    if state is not None:
+        listed = [p if os.path.isabs(p) else os.path.join(directory, p)
+                  for p in (list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]) if p]
+    elif problem is None and os.path.exists(index):
+        problem = "not a checkpoint index"
+    elif problem is None and files:
+        problem = "missing"
+    prefixes = sorted(set(listed) | set(files), key=_step_of)
+    if problem is None and state is not None and set(files) - set(listed):
+        problem = f"does not list {', '.join(sorted(os.path.basename(p) for p in set(files) - set(listed)))}"
+    if problem is not None and prefixes:
+        log(f"{index}: {problem}; rebuilt it from the {len(prefixes)} checkpoints present")
         _set_index(directory, prefixes)
-        return prefixes
+    return prefixes
 
 
 def restore_newest(restore, directory, log=print):
@@ -165,6 +202,7 @@ def restore_newest(restore, directory, log=print):
     Raises:
       TrainingError: checkpoints exist but none restores (they are left in place, untouched).
     """
+    directory = os.path.abspath(directory)
     prefixes = checkpoint_prefixes(directory, log)
     failures = []
     for i in range(len(prefixes) - 1, -1, -1):
@@ -199,11 +237,24 @@ def save_checkpoint(manager, step):
         return manager.save(checkpoint_number=step)
     except (tf.errors.OpError, OSError) as e:
         prefix = os.path.join(manager.directory, f"ckpt-{step}")
+        if _indexed_latest(manager.directory) == os.path.abspath(prefix):  # saved; removing older ones failed
+            raise TrainingError(f"step {step}: wrote {prefix}, then could not remove older checkpoints "
+                                f"({first_line(e)})") from None
         for f in _checkpoint_files(prefix) + glob.glob(glob.escape(prefix) + "_temp*"):
             shutil.rmtree(f, ignore_errors=True) if os.path.isdir(f) else _remove_quietly(f)
         kept = previous or "none yet"
         raise TrainingError(f"step {step}: could not write the checkpoint in {manager.directory} "
                             f"({first_line(e)}); the previous checkpoint stays valid: {kept}") from None
+
+
+def _indexed_latest(directory):
+    """The absolute latest prefix the ``checkpoint`` index of ``directory`` names, or None."""
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+    except Exception:  # noqa: BLE001
+        return None
+    path = state.model_checkpoint_path if state else None
+    return os.path.abspath(path if not path or os.path.isabs(path) else os.path.join(directory, path)) if path else None
 
 
 def _remove_quietly(path):

@@ -126,9 +126,89 @@ def test_unreadable_checkpoint_index_is_rebuilt_from_the_files(tmp_path, data_di
         f.write(b"\x00\xffgarbage {{{")
     log = Log()
     trainer = train_lib.train(_config(data_dir), workdir, log=log, progress=False)
-    assert any("unreadable index" in line and "rebuilt it from the 3 checkpoint files" in line for line in log)
+    assert any(line.startswith(os.path.join(ckpt_dir, "checkpoint") + ": ") and
+               line.endswith("rebuilt it from the 3 checkpoints present") for line in log)
     assert any(f"resumed from {os.path.join(ckpt_dir, 'ckpt-6')} at step 6" in line for line in log)
     assert trainer is not None
+
+
+@pytest.mark.parametrize("damage", ["cut short", "missing"])
+def test_incomplete_or_missing_index_with_a_relative_workdir_resumes_at_the_newest(
+        tmp_path, data_dir, straight_run, monkeypatch, damage):
+    """``get_checkpoint_state`` returns None for these (no exception): the run must not restart at step 0
+    over the old checkpoints, also when --workdir is relative (the default runs/<name>)."""
+    _copy_run(straight_run[0], tmp_path / "runs" / "x")
+    monkeypatch.chdir(tmp_path)
+    index = os.path.join("runs", "x", "checkpoints", "checkpoint")
+    if damage == "missing":
+        os.remove(index)
+    else:
+        with open(index, "w") as f:
+            f.write('model_checkpoint_path: "ckpt-6"\nall_model_check')
+    log = Log()
+    train_lib.train(_config(data_dir), os.path.join("runs", "x"), log=log, progress=False)
+    said = "\n".join(log)
+    assert "rebuilt it from the 3 checkpoints present" in said and "at step 6" in said, said
+    state = tf.train.get_checkpoint_state(os.path.join("runs", "x", "checkpoints"))
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == ["ckpt-2", "ckpt-4", "ckpt-6"]
+
+
+def test_after_a_fallback_the_older_checkpoints_stay_tracked(tmp_path, data_dir, straight_run):
+    """The rebuilt index keeps ckpt-2 and ckpt-4 in the manager's rotation (a second damage of ckpt-6 could
+    still fall back to them)."""
+    workdir = _copy_run(straight_run[0], tmp_path / "run")
+    ckpt_dir = os.path.join(workdir, "checkpoints")
+    _damage(os.path.join(ckpt_dir, "ckpt-6"), "truncated data")
+    train_lib.train(_config(data_dir), workdir, log=Log(), progress=False)
+    state = tf.train.get_checkpoint_state(ckpt_dir)
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == ["ckpt-2", "ckpt-4", "ckpt-6"]
+    _damage(os.path.join(ckpt_dir, "ckpt-6"), "missing data")
+    log = Log()
+    train_lib.train(_config(data_dir), workdir, log=log, progress=False)
+    assert any(f"resumed from {os.path.join(ckpt_dir, 'ckpt-4')} at step 4" in line for line in log)
+
+
+def test_a_second_signal_stops_at_once():
+    with faults.Interrupts() as interrupts:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert interrupts.signum == signal.SIGINT  # recorded; the run would stop after its step
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)  # the user insists: Python's own Ctrl-C
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_lock_that_cannot_be_written_is_one_line_and_released(tmp_path, monkeypatch):
+    import errno
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(faults.os, "fsync", full)
+    with pytest.raises(train_lib.TrainingError, match=r"cannot write the workdir lock \(No space left on device"):
+        with faults.WorkdirLock(str(tmp_path)):
+            pass
+    monkeypatch.undo()
+    with faults.WorkdirLock(str(tmp_path), log=Log()):  # not left held
+        pass
+
+
+def test_a_save_that_fails_after_indexing_keeps_the_new_checkpoint(tmp_path, data_dir, monkeypatch):
+    original = tf.train.CheckpointManager.save
+
+    def vanished_mount(self, checkpoint_number=None, **kwargs):
+        path = original(self, checkpoint_number=checkpoint_number, **kwargs)
+        if checkpoint_number == 4:  # written and indexed, then removing older checkpoints fails
+            raise tf.errors.UnavailableError(None, None, "ckpt-1.index: Transport endpoint is not connected")
+        return path
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", vanished_mount)
+    workdir = str(tmp_path / "run")
+    with pytest.raises(train_lib.TrainingError) as info:
+        train_lib.train(_config(data_dir), workdir, log=Log(), progress=False)
+    ckpt_dir = os.path.join(workdir, "checkpoints")
+    assert str(info.value).startswith(f"step 4: wrote {os.path.join(ckpt_dir, 'ckpt-4')}, then could not remove")
+    assert tf.train.latest_checkpoint(ckpt_dir).endswith("ckpt-4")
+    train_lib.restore_pose_network(_config(data_dir), workdir)
 
 
 def test_no_checkpoint_restores_is_one_line_and_leaves_them_untouched(tmp_path, data_dir, straight_run):
