@@ -48,11 +48,18 @@ class WorkdirLock:
       TrainingError: another live process holds the lock (the message names its pid, host and start).
     """
 
+    _held = {}  # lock path -> [fd, depth] of the locks this process holds (re-entered, not re-taken)
+
     def __init__(self, workdir, name=".lock", log=print):
         self.path = os.path.join(workdir, name)
         self.workdir, self.log, self._fd = workdir, log, None
 
     def __enter__(self):
+        key = os.path.realpath(self.path)
+        if key in WorkdirLock._held:  # e.g. train() inside train_and_evaluate(): one run, one lock
+            WorkdirLock._held[key][1] += 1
+            self._fd = WorkdirLock._held[key][0]
+            return self
         os.makedirs(self.workdir, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -77,14 +84,27 @@ class WorkdirLock:
             os.close(fd)
             raise TrainingError(f"{self.path}: cannot write the workdir lock ({first_line(e)})") from None
         self._fd = fd
+        WorkdirLock._held[os.path.realpath(self.path)] = [fd, 1]
         return self
 
     def __exit__(self, *exc):
-        if self._fd is not None:
+        if self._fd is None:
+            return False
+        key = os.path.realpath(self.path)
+        held = WorkdirLock._held.get(key)
+        if held is not None:
+            held[1] -= 1
+            if held[1] > 0:
+                self._fd = None
+                return False
+            del WorkdirLock._held[key]
+        try:
             os.ftruncate(self._fd, 0)  # an empty lock file is a released one, not a stale one
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        except OSError:
+            pass
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
         return False
 
     @staticmethod

@@ -138,16 +138,19 @@ class SharedRunner:
         if folder is not None and warm_start(workdir, folder, config.train.pretrain_steps):
             log(f"starting from the shared pre-training {folder} (step {config.train.pretrain_steps})")
         trainer = train_lib.train(config, workdir, log=log, progress=progress, domains=self.domains(config))
+        network = trainer.pose_network
+        if config.train.precision != "float32":  # measured and evaluated as exported: the float32 network
+            network, _ = train_lib.restore_pose_network(config, workdir)
         if self.discrepancy_num:
             from awh_tf.evaluation import domain_discrepancy
 
-            disc = domain_discrepancy.measure(trainer.pose_network, config, self.discrepancy_num,
+            disc = domain_discrepancy.measure(network, config, self.discrepancy_num,
                                               self.discrepancy_critic_steps, seed=config.train.seed)
             path = os.path.join(workdir, "discrepancy.json")
             with open(path + ".tmp", "w") as f:
                 json.dump(disc, f, indent=2)
             os.replace(path + ".tmp", path)
-        return train_lib.evaluate(config, workdir, pose_network=trainer.pose_network, log=log)
+        return train_lib.evaluate(config, workdir, pose_network=network, log=log)
 
 
 @contextlib.contextmanager

@@ -170,7 +170,7 @@ def restore_pose_network(config, workdir, checkpoint=None):
         pose_network_checkpoint(pose_net).restore(path).assert_existing_objects_matched().expect_partial()
     except (AssertionError, tf.errors.NotFoundError, ValueError) as e:
         raise TrainingError(f"{path}: does not hold this run's pose network ({faults.first_line(e)})")
-    except tf.errors.OpError as e:  # a truncated data file, an unreadable index
+    except Exception as e:  # noqa: BLE001 (a truncated data file: DataLossError, IndexError; an unreadable index)
         raise TrainingError(f"{path}: cannot be restored ({faults.first_line(e)}); pass an older one with "
                             f"--checkpoint, or resume training to skip it") from None
     return pose_net, path
@@ -298,6 +298,8 @@ def train(config, workdir, log=print, progress=True, domains=None, until_step=No
             lambda path: ckpt.restore(path).assert_existing_objects_matched().expect_partial(), ckpt_dir, log)
         if restored:
             log(f"resumed from {restored} at step {int(ckpt.step.numpy())}")
+        if config.train.strategy == "multi_worker":
+            _check_workers_agree(strategy, int(ckpt.step.numpy()))
         manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=config.train.keep_checkpoints)
         step, total = int(ckpt.step.numpy()), config.train.total_steps
         bad_log = pipeline.BadSampleLog()
@@ -320,13 +322,25 @@ def train(config, workdir, log=print, progress=True, domains=None, until_step=No
     return trainer
 
 
+def _check_workers_agree(strategy, step):
+    """Every worker of a ``multi_worker`` run resumed at the same step (each restores its own checkpoints;
+    a restore is not synchronised across workers), else one line and no training."""
+    per_replica = strategy.run(lambda: tf.constant([step], tf.int64))
+    steps = [int(s) for s in strategy.gather(per_replica, axis=0).numpy()]
+    if len(set(steps)) > 1:
+        raise TrainingError(f"the workers resumed at different steps {steps} (in task order): their checkpoints "
+                            f"disagree; give every worker the chief's checkpoints (copy checkpoints/ into each "
+                            f"worker-i/checkpoints/) and rerun")
+
+
 class _preemption:
     """The loop's ``stop(step)`` check, called after every step (a context manager).
 
-    One process: SIGTERM / SIGINT are recorded (:class:`faults.Interrupts`); ``stop`` then saves a checkpoint
-    at the step reached and raises :class:`Interrupted`. ``multi_worker``: TensorFlow's
-    ``PreemptionCheckpointHandler`` watches SIGTERM on every worker and makes all of them save at the same
-    step; its exit function raises :class:`Interrupted` on each.
+    SIGTERM / SIGINT are recorded (:class:`faults.Interrupts`). One process: ``stop`` then saves a checkpoint
+    at the step reached and raises :class:`Interrupted`. ``multi_worker``: the record is the termination
+    watcher of TensorFlow's ``PreemptionCheckpointHandler``, which makes every worker save at the same step;
+    its exit function raises :class:`Interrupted` on each. (On a GCE CPU VM TensorFlow's handler only
+    follows GCE maintenance events; signals are not seen there.)
     """
 
     def __init__(self, config, strategy, manager):
@@ -334,21 +348,26 @@ class _preemption:
         self._interrupts = self._handler = None
 
     def __enter__(self):
+        self._interrupts = faults.Interrupts().__enter__()
         if self.config.train.strategy == "multi_worker":
-            def exit_fn():
+            interrupts = self._interrupts
+
+            def exit_fn():  # a worker that got no signal itself stops as if it had got SIGTERM
                 raise Interrupted(_interrupted_message(int(self.manager.checkpoint.step.numpy()),
-                                                       self.manager.latest_checkpoint), 15)
+                                                       self.manager.latest_checkpoint), interrupts.signum or 15)
 
             self._handler = tf.distribute.experimental.PreemptionCheckpointHandler(
                 self.strategy.cluster_resolver, self.manager,
-                termination_config=tf.distribute.experimental.TerminationConfig(exit_fn=exit_fn, grace_period=0))
-        else:
-            self._interrupts = faults.Interrupts().__enter__()
+                termination_config=tf.distribute.experimental.TerminationConfig(
+                    termination_watcher_fn=lambda: interrupts.signum is not None, exit_fn=exit_fn,
+                    grace_period=0))
         return self.stop
 
     def __exit__(self, *exc):
-        if self._interrupts is not None:
-            self._interrupts.__exit__(*exc)
+        if self._handler is not None:  # its watcher threads (private API, present in TF 2.12-2.21)
+            for stop in ("_stop_poll_termination_signal_thread", "_stop_cluster_wise_termination_watcher_thread"):
+                getattr(self._handler, stop, lambda: None)()
+        self._interrupts.__exit__(*exc)
         return False
 
     def stop(self, step):
@@ -438,9 +457,11 @@ def evaluate(config, workdir, pose_network=None, log=print):
 def train_and_evaluate(config, workdir, log=print, progress=True, domains=None):
     """Trains (resuming if possible) and evaluates; returns the evaluation dict (None on a non-chief worker of
     a ``multi_worker`` run, which the chief evaluates). ``domains``: see :func:`train`."""
-    trainer = train(config, workdir, log=log, progress=progress, domains=domains)
-    if not worker_role(config.train.strategy)[1]:
-        return None  # a multi_worker run is evaluated once, by its chief
-    # A mixed-precision run is evaluated as it is exported: the float32 network from the final checkpoint.
-    network = trainer.pose_network if config.train.precision == "float32" else None
-    return evaluate(config, workdir, pose_network=network, log=log)
+    name, is_chief = worker_role(config.train.strategy)
+    with faults.WorkdirLock(workdir, ".lock" if is_chief else f".lock.{name}", log=log):  # through evaluation
+        trainer = train(config, workdir, log=log, progress=progress, domains=domains)
+        if not is_chief:
+            return None  # a multi_worker run is evaluated once, by its chief
+        # A mixed-precision run is evaluated as it is exported: the float32 network from the final checkpoint.
+        network = trainer.pose_network if config.train.precision == "float32" else None
+        return evaluate(config, workdir, pose_network=network, log=log)

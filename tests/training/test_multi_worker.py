@@ -125,6 +125,23 @@ def test_multi_worker_training_end_to_end_and_preemption(tmp_path):
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 128 + signal.SIGTERM, err[-3000:]
         assert "interrupted at step" in err.strip().splitlines()[-1]
-    steps = [int(tf.train.latest_checkpoint(d).rsplit("-", 1)[1])
-             for d in (os.path.join(workdir, "checkpoints"), os.path.join(workdir, "worker-1", "checkpoints"))]
+    dirs = (os.path.join(workdir, "checkpoints"), os.path.join(workdir, "worker-1", "checkpoints"))
+    steps = [int(tf.train.latest_checkpoint(d).rsplit("-", 1)[1]) for d in dirs]
     assert steps[0] == steps[1] and steps[0] < 400
+
+    # Rerunning both resumes at that step (a shorter schedule here: --train_steps may change on resume).
+    outs = _communicate(_launch(workdir, data_dir, steps[0] + 2, free_ports(2)), 900)
+    for i, (out, err) in enumerate(outs):
+        assert f"at step {steps[0]}" in out, err[-3000:]
+    assert [int(tf.train.latest_checkpoint(d).rsplit("-", 1)[1]) for d in dirs] == [steps[0] + 2] * 2
+
+    # Workers whose checkpoints disagree refuse to train together, in one line each.
+    import shutil
+
+    shutil.rmtree(dirs[1])
+    procs = _launch(workdir, data_dir, steps[0] + 4, free_ports(2))
+    outs = _communicate(procs, 900)
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 1, err[-3000:]
+        last = err.strip().splitlines()[-1]
+        assert last.startswith(f"error: the workers resumed at different steps [{steps[0] + 2}, 0]"), last
