@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from awh_tf import keypoints as kp
-from awh_tf.data.errors import DataError
+from awh_tf.data.errors import DataError, sample_index
 from awh_tf.data.image_io import check_shape, read_jpeg_rgb, read_rgb
 
 SPLITS = ("all", "train", "test")
@@ -248,10 +248,7 @@ class CocoHandDataset:
         return len(self._files)
 
     def _index(self, i) -> int:
-        n = len(self)
-        if not -n <= int(i) < n:
-            raise IndexError(f"index {i} out of range for {n} samples")
-        return int(i) % n
+        return sample_index(i, len(self))
 
     def __getitem__(self, i) -> dict:
         i = self._index(i)

@@ -30,3 +30,11 @@ class DataError(ValueError):
         err.path = os.fspath(path)
         err.index = index
         return err
+
+
+def sample_index(i, n: int) -> int:
+    """A loader's ``ds[i]`` index in ``[0, n)``: negative ones count from the end, as for a list; IndexError
+    outside ``[-n, n)`` (so iteration by ``ds[i]`` stops)."""
+    if not -n <= int(i) < n:
+        raise IndexError(f"index {i} out of range for {n} samples")
+    return int(i) % n

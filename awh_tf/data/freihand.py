@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from awh_tf import keypoints as kp
-from awh_tf.data.errors import DataError
+from awh_tf.data.errors import DataError, sample_index
 from awh_tf.data.image_io import check_shape, read_jpeg_grey, read_jpeg_rgb
 from awh_tf.geometry import project
 
@@ -212,10 +212,7 @@ class FreiHANDDataset:
         return self.num_labels * self.num_versions
 
     def _index(self, i) -> int:
-        n = len(self)
-        if not -n <= int(i) < n:
-            raise IndexError(f"index {i} out of range for {n} samples")
-        return int(i) % n
+        return sample_index(i, len(self))
 
     def _path(self, sub: str, file_index: int) -> Path:
         return self.root / self.split / sub / f"{file_index:08d}.jpg"

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from awh_tf import keypoints as kp
-from awh_tf.data.errors import DataError
+from awh_tf.data.errors import DataError, sample_index
 from awh_tf.data.image_io import check_shape, decode_rhd_depth, read_label_png, read_png_bytes, read_rgb
 from awh_tf.data.safe_pickle import load_numpy_pickle
 
@@ -168,10 +168,7 @@ class RHDDataset:
         return self.split_dir / sub / f"{self._labels['ids'][i]:05d}.png"
 
     def _index(self, i) -> int:
-        n = len(self)
-        if not -n <= int(i) < n:
-            raise IndexError(f"index {i} out of range for {n} samples")
-        return int(i) % n
+        return sample_index(i, len(self))
 
     def __getitem__(self, i) -> dict:
         i = self._index(i)

@@ -44,7 +44,7 @@ import numpy as np
 import scipy.io
 
 from awh_tf import keypoints as kp
-from awh_tf.data.errors import DataError
+from awh_tf.data.errors import DataError, sample_index
 from awh_tf.data.image_io import (DepthRegistration, check_shape, decode_stb_depth,
                                   read_png_bytes, read_rgb)
 from awh_tf.geometry import project
@@ -253,10 +253,7 @@ class STBDataset:
         return len(self._frame)
 
     def _index(self, i) -> int:
-        n = len(self)
-        if not -n <= int(i) < n:
-            raise IndexError(f"index {i} out of range for {n} samples")
-        return int(i) % n
+        return sample_index(i, len(self))
 
     def _path(self, kind: str, i: int) -> Path:
         seq = self.sequences[self._seq[i]]
