@@ -16,13 +16,13 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from awh_tf.data.pipeline import PipelineConfig  # noqa: E402
 from awh_tf.models.model_config import ModelConfig  # noqa: E402
 from awh_tf.training import train_lib  # noqa: E402
 from awh_tf.training.config import Config, TrainConfig  # noqa: E402
+from tests.training.step_check_common import comparable_trainer  # noqa: E402
 
 
 def tiny_config(da):
@@ -43,20 +43,14 @@ def fixed_batch(cfg):
                 "z_rel": rng.normal(size=(half, 21)).astype("float32"),
                 # All visible: a masked mean per replica then equals the global one (see the test).
                 "visible": np.ones((half, 21), bool),
-                "depth_target": rng.uniform(size=(half, d, d)).astype("float32")}
+                "depth_target": rng.uniform(size=(half, d, d)).astype("float32"),
+                "has_2d": np.ones(half, bool), "has_depth": np.ones(half, bool), "has_3d": np.zeros(half, bool)}
 
     return {"source": elem(), "target": elem()}
 
 
 def one_step(cfg, strategy, batch):
-    with strategy.scope():
-        trainer = train_lib.build_trainer(cfg)
-        # Adam with a large epsilon steps in proportion to the gradient. With the default epsilon, the
-        # first step is ±lr wherever a gradient is mathematically zero but numerically noise (conv biases
-        # right before batch norm), and summation order alone would flip those signs.
-        trainer.compile(pose_optimizer=keras.optimizers.Adam(1e-2, epsilon=1.0),
-                        critic_optimizer=keras.optimizers.Adam(1e-3, epsilon=1.0))
-        trainer.build_optimizers()
+    trainer = comparable_trainer(cfg, strategy)
     _, joint = train_lib.make_step_functions(trainer, strategy)
     ds = tf.data.Dataset.from_tensors(batch)
     if strategy.num_replicas_in_sync > 1:

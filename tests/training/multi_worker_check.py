@@ -26,13 +26,13 @@ if MODE == "reference":
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from awh_tf.data.pipeline import PipelineConfig  # noqa: E402
 from awh_tf.models.model_config import ModelConfig  # noqa: E402
 from awh_tf.training import train_lib  # noqa: E402
 from awh_tf.training.config import Config, TrainConfig  # noqa: E402
+from tests.training.step_check_common import comparable_trainer  # noqa: E402
 
 STEPS = 3
 GLOBAL_BATCH = 8  # 4 synthetic + 4 real; 2 + 2 per replica
@@ -80,14 +80,7 @@ def main():
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
     cfg = tiny_config()
-    with strategy.scope():
-        trainer = train_lib.build_trainer(cfg)
-        # Adam with a large epsilon steps in proportion to the gradient (as mirrored_step_check.py): with the
-        # default one, a mathematically zero gradient (conv biases right before batch norm) that is numerically
-        # noise becomes a ±lr step whose sign the summation order decides.
-        trainer.compile(pose_optimizer=keras.optimizers.Adam(1e-2, epsilon=1.0),
-                        critic_optimizer=keras.optimizers.Adam(1e-3, epsilon=1.0))
-        trainer.build_optimizers()
+    trainer = comparable_trainer(cfg, strategy)
     _, joint = train_lib.make_step_functions(trainer, strategy)
     losses = []
     for batch in global_batches(cfg):
