@@ -24,10 +24,17 @@ def test_compare_hand_computed():
     assert parity.compare("x", predicted, reference, kind="int8").passed  # 0.5 px / 0.1 allow it
 
 
-def test_tolerances_of_the_issue():
-    for kind in ("saved_model", "fp32", "fp16", "dynamic_int8", "onnx"):
-        assert parity.TOLERANCES[kind][0] == 0.1
-    assert parity.TOLERANCES["int8"][0] == 0.5
+@pytest.mark.parametrize("kind, limit_px", [("saved_model", 0.1), ("fp32", 0.1), ("fp16", 0.1),
+                                             ("dynamic_int8", 0.1), ("onnx", 0.1), ("int8", 0.5)])
+def test_each_kind_is_judged_by_its_uv_limit(kind, limit_px):
+    """Every keypoint shifted along u: a mean just under the kind's limit passes, just over it fails."""
+    reference = _pose()
+    for factor, passes in ((0.95, True), (1.05, False)):
+        shifted = _pose()
+        shifted["uv"][..., 0] += factor * limit_px
+        r = parity.compare("x", shifted, reference, kind=kind)
+        assert r.uv_mean_px == pytest.approx(factor * limit_px, rel=1e-5)
+        assert r.passed is passes, (kind, factor)
 
 
 def test_check_names_every_failing_artefact():
