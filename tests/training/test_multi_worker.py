@@ -124,7 +124,8 @@ def test_multi_worker_training_end_to_end_and_preemption(tmp_path):
     outs = _communicate(procs, 600)
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 128 + signal.SIGTERM, err[-3000:]
-        assert "interrupted at step" in err.strip().splitlines()[-1]
+        # Our line; TensorFlow's coordination service may log a gRPC error after it while the peers shut down.
+        assert any(line.startswith("interrupted at step ") for line in err.splitlines()), err[-3000:]
     dirs = (os.path.join(workdir, "checkpoints"), os.path.join(workdir, "worker-1", "checkpoints"))
     steps = [int(tf.train.latest_checkpoint(d).rsplit("-", 1)[1]) for d in dirs]
     assert steps[0] == steps[1] and steps[0] < 400
