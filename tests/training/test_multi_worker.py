@@ -144,5 +144,6 @@ def test_multi_worker_training_end_to_end_and_preemption(tmp_path):
     outs = _communicate(procs, 900)
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 1, err[-3000:]
-        last = err.strip().splitlines()[-1]
-        assert last.startswith(f"error: the workers resumed at different steps [{steps[0] + 2}, 0]"), last
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1, err[-3000:]
+        assert errors[0].startswith(f"error: the workers resumed at different steps [{steps[0] + 2}, 0]"), errors
