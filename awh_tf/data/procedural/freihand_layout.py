@@ -87,11 +87,8 @@ def _config(seed, train, evaluation) -> dict:
 
 
 def read_manifest(out_dir: str):
-    try:
-        with open(manifest_path(out_dir)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    """The FreiHAND layout's manifest dict, or None (none, or a half-written one)."""
+    return generation.read_json_or_none(manifest_path(out_dir))
 
 
 def is_complete(out_dir, seed=0, train=DEMO_TRAIN, evaluation=DEMO_EVAL) -> bool:

@@ -43,13 +43,18 @@ def manifest_path(out_dir: str) -> str:
     return os.path.join(out_dir, MANIFEST)
 
 
-def read_manifest(out_dir: str):
-    """The manifest dict, or None if there is none (or it is unreadable: a half-written one)."""
+def read_json_or_none(path: str):
+    """The JSON file's content, or None if there is none (or it is unreadable: a half-written one)."""
     try:
-        with open(manifest_path(out_dir)) as f:
+        with open(path) as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
+
+
+def read_manifest(out_dir: str):
+    """The manifest dict, or None if there is none (or it is unreadable: a half-written one)."""
+    return read_json_or_none(manifest_path(out_dir))
 
 
 def _config(seed, rhd_train, rhd_eval, stb_frames) -> dict:
