@@ -57,26 +57,37 @@ def flag_table():
     return table
 
 
-def define_flags():
-    """Defines ``--workdir``, ``--name`` and one flag per config field. Safe to call twice."""
-    if "workdir" in FLAGS:
+def define_flags(flag_values=FLAGS):
+    """Defines ``--workdir``, ``--name`` and one flag per config field in ``flag_values`` (default: absl's
+    global flags). Safe to call twice."""
+    if "workdir" in flag_values:
         return
     flags.DEFINE_string("workdir", None, "Run folder: checkpoints, config.json, TensorBoard logs, "
-                        "eval.json. Default: runs/<name>.")
-    flags.DEFINE_string("name", "run", "Label of the run in tables and plots.")
+                        "eval.json. Default: runs/<name>.", flag_values=flag_values)
+    flags.DEFINE_string("name", "run", "Label of the run in tables and plots.", flag_values=flag_values)
     for name, (kind, targets, default) in flag_table().items():
         where = ", ".join(f"{s}.{f}" for s, f in targets)
         help_ = f"Sets {where}."
         if kind == "bool":
-            flags.DEFINE_bool(name, default, help_)
+            flags.DEFINE_bool(name, default, help_, flag_values=flag_values)
         elif kind == "int":
-            flags.DEFINE_integer(name, default, help_)
+            flags.DEFINE_integer(name, default, help_, flag_values=flag_values)
         elif kind == "float":
-            flags.DEFINE_float(name, default, help_)
+            flags.DEFINE_float(name, default, help_, flag_values=flag_values)
         elif kind == "str":
-            flags.DEFINE_string(name, default, help_)
+            flags.DEFINE_string(name, default, help_, flag_values=flag_values)
         else:
-            flags.DEFINE_list(name, [str(v) for v in default], help_ + " Comma-separated.")
+            flags.DEFINE_list(name, [str(v) for v in default], help_ + " Comma-separated.",
+                              flag_values=flag_values)
+
+
+def config_from_args(args):
+    """The :class:`Config` that ``args`` (command-line style, e.g. ``["--da=wdgrl"]``) give, parsed on fresh
+    flag values: no global flag state is read or changed (tests, tools)."""
+    flag_values = flags.FlagValues()
+    define_flags(flag_values)
+    flag_values(["prog", *args])
+    return config_from_flags(flag_values)
 
 
 def config_from_flags(flag_values=FLAGS):

@@ -4,7 +4,6 @@ import dataclasses
 import json
 
 import pytest
-from absl import flags
 
 from awh_tf.data import DataError, FreiHANDDataset, STBDataset
 from awh_tf.data.coco import CocoHandDataset
@@ -16,43 +15,29 @@ TINY = dict(gen_seed=0, gen_rhd_train=2, gen_rhd_eval=1, gen_stb_frames=1, gen_f
             gen_freihand_eval=2)
 
 
-def _parse(args):
-    fv = flags.FlagValues()
-    for name, (kind, _, default) in awh_flags.flag_table().items():
-        define = {"bool": flags.DEFINE_bool, "int": flags.DEFINE_integer, "float": flags.DEFINE_float,
-                  "str": flags.DEFINE_string}.get(kind)
-        if define:
-            define(name, default, "", flag_values=fv)
-        else:
-            flags.DEFINE_list(name, [str(v) for v in default], "", flag_values=fv)
-    flags.DEFINE_string("name", "run", "", flag_values=fv)
-    fv(["prog"] + args)
-    return awh_flags.config_from_flags(fv)
-
-
 def test_flags_set_the_real_domain_and_its_paths():
-    config = _parse(["--real_domain=coco", "--coco_json=a.json", "--coco_images=imgs", "--target_labels=2d"])
+    config = awh_flags.config_from_args(["--real_domain=coco", "--coco_json=a.json", "--coco_images=imgs", "--target_labels=2d"])
     assert config.data.real_domain == "coco" and config.data.coco_paths() == ("a.json", "imgs", "")
-    config = _parse(["--real_domain=freihand", "--freihand_root=/f", "--target_labels=2d"])
+    config = awh_flags.config_from_args(["--real_domain=freihand", "--freihand_root=/f", "--target_labels=2d"])
     assert config.data.freihand_path() == "/f" == config.data.freihand_eval_path()
-    assert _parse([]).data.real_domain == "stb"
+    assert awh_flags.config_from_args([]).data.real_domain == "stb"
 
 
 def test_a_budget_the_domain_cannot_give_is_refused_in_one_line():
     with pytest.raises(ValueError) as info:
-        _parse(["--real_domain=freihand"])  # the default budget is 2d_depth
+        awh_flags.config_from_args(["--real_domain=freihand"])  # the default budget is 2d_depth
     assert str(info.value) == ("--real_domain=freihand has no depth images, so --target_labels=2d_depth would "
                                "train exactly as 2d (no depth regularizer target for the real domain); set "
                                "--target_labels=2d")
     with pytest.raises(ValueError, match="--real_domain=coco has no 3D labels"):
-        _parse(["--real_domain=coco", "--target_labels=3d"])
-    assert _parse(["--real_domain=freihand", "--target_labels=3d"]).train.target_labels == "3d"  # the oracle
-    assert _parse(["--real_domain=coco", "--target_labels=none"]).train.target_labels == "none"
-    assert _parse(["--real_domain=coco", "--source_only"]).train.source_only
+        awh_flags.config_from_args(["--real_domain=coco", "--target_labels=3d"])
+    assert awh_flags.config_from_args(["--real_domain=freihand", "--target_labels=3d"]).train.target_labels == "3d"  # the oracle
+    assert awh_flags.config_from_args(["--real_domain=coco", "--target_labels=none"]).train.target_labels == "none"
+    assert awh_flags.config_from_args(["--real_domain=coco", "--source_only"]).train.source_only
     with pytest.raises(ValueError, match="real_domain: expected one of"):
-        _parse(["--real_domain=mpii", "--target_labels=2d"])
+        awh_flags.config_from_args(["--real_domain=mpii", "--target_labels=2d"])
     with pytest.raises(ValueError, match="give both --coco_json and --coco_images"):
-        _parse(["--real_domain=coco", "--target_labels=2d", "--coco_json=a.json"])
+        awh_flags.config_from_args(["--real_domain=coco", "--target_labels=2d", "--coco_json=a.json"])
 
 
 def test_an_old_config_without_real_domain_loads_as_stb(tmp_path):

@@ -11,22 +11,8 @@ from awh_tf.training import flags as awh_flags
 
 
 
-def _parse(args):
-    fv = flags.FlagValues()
-    for name, (kind, targets, default) in awh_flags.flag_table().items():
-        define = {"bool": flags.DEFINE_bool, "int": flags.DEFINE_integer, "float": flags.DEFINE_float,
-                  "str": flags.DEFINE_string}.get(kind)
-        if define:
-            define(name, default, "", flag_values=fv)
-        else:
-            flags.DEFINE_list(name, [str(v) for v in default], "", flag_values=fv)
-    flags.DEFINE_string("name", "run", "", flag_values=fv)
-    fv(["prog"] + args)
-    return awh_flags.config_from_flags(fv)
-
-
 def test_shared_field_sets_both_sections():
-    config = _parse(["--input_size=128", "--seed=7", "--da=wdgrl", "--intermediate_losses=R2D,S2D"])
+    config = awh_flags.config_from_args(["--input_size=128", "--seed=7", "--da=wdgrl", "--intermediate_losses=R2D,S2D"])
     assert config.model.input_size == 128 and config.pipeline.input_size == 128
     assert config.train.seed == 7
     assert config.train.da == "wdgrl"
@@ -35,18 +21,18 @@ def test_shared_field_sets_both_sections():
 
 def test_invalid_value_is_a_one_line_error():
     with pytest.raises(ValueError, match="da: expected one of"):
-        _parse(["--da=dann"])
+        awh_flags.config_from_args(["--da=dann"])
     with pytest.raises(ValueError, match="intermediate_losses: unknown"):
-        _parse(["--intermediate_losses=R4D"])
+        awh_flags.config_from_args(["--intermediate_losses=R4D"])
 
 
 def test_unknown_flag_is_refused():
     with pytest.raises(flags.UnrecognizedFlagError):
-        _parse(["--lambda_wdd=1"])
+        awh_flags.config_from_args(["--lambda_wdd=1"])
 
 
 def test_config_json_round_trip(tmp_path):
-    config = _parse(["--channels=48", "--intermediate_losses=R3D"])
+    config = awh_flags.config_from_args(["--channels=48", "--intermediate_losses=R3D"])
     path = tmp_path / "config.json"
     config.save(str(path))
     assert cfg_lib.Config.load(str(path)) == config
@@ -79,4 +65,4 @@ def test_config_of_an_earlier_version_still_loads():
                                          ("--similarity_mode=cosine", "similarity_mode")])
 def test_label_budget_and_critic_flags_are_checked(flag, match):
     with pytest.raises(ValueError, match=match):
-        _parse([flag])
+        awh_flags.config_from_args([flag])
