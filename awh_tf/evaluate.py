@@ -16,7 +16,7 @@ import sys
 
 from absl import app, flags
 
-from awh_tf.training import flags as awh_flags
+from awh_tf import flags as awh_flags
 
 awh_flags.define_flags()  # --workdir and the data flags, shared with training
 if "split" not in flags.FLAGS:
@@ -32,7 +32,7 @@ FLAGS = flags.FLAGS
 
 def _data_overrides():
     """The DataConfig flags given on the command line; UsageError for any other training flag."""
-    from awh_tf.training.config import DataConfig
+    from awh_tf.config import DataConfig
 
     data_fields = {f.name for f in dataclasses.fields(DataConfig)}
     overrides = {}
@@ -55,7 +55,7 @@ def main(argv):
     overrides = _data_overrides()
     from awh_tf.data.errors import DataError
     from awh_tf.evaluation import evaluate_lib
-    from awh_tf.training.train_lib import TrainingError
+    from awh_tf.errors import TrainingError
 
     try:
         evaluate_lib.evaluate_run(FLAGS.workdir, FLAGS.split, overrides, FLAGS.checkpoint,

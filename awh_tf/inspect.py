@@ -6,7 +6,7 @@ pose network round-trips through ``.keras`` save/load with identical outputs.
 
 from absl import app
 
-from awh_tf.training import flags as awh_flags
+from awh_tf import flags as awh_flags
 
 awh_flags.define_flags()
 

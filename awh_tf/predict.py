@@ -16,7 +16,7 @@ import sys
 
 from absl import app, flags
 
-from awh_tf.training import flags as awh_flags
+from awh_tf import flags as awh_flags
 
 awh_flags.define_flags()  # --workdir, shared with training
 if "bbox" not in flags.FLAGS:
@@ -39,15 +39,16 @@ def main(argv):
         raise app.UsageError("--workdir is required")
     if (FLAGS.intrinsics is None) != (FLAGS.bone_length_mm is None):
         raise app.UsageError("3D output needs both --intrinsics and --bone_length_mm")
+    from awh_tf import run_dir
+    from awh_tf.errors import TrainingError
     from awh_tf.evaluation import predict_lib
-    from awh_tf.training.train_lib import TrainingError
 
     try:
         bbox = None if FLAGS.bbox is None else predict_lib.parse_bbox(FLAGS.bbox)
         K = None if FLAGS.intrinsics is None else predict_lib.parse_intrinsics(FLAGS.intrinsics)
         if FLAGS.bone_length_mm is not None and FLAGS.bone_length_mm <= 0:
             raise ValueError(f"--bone_length_mm: must be > 0, got {FLAGS.bone_length_mm}")
-        config, pose_net, _ = predict_lib.load_run(FLAGS.workdir, FLAGS.checkpoint)
+        config, pose_net, _ = run_dir.load_run(FLAGS.workdir, FLAGS.checkpoint)
     except (TrainingError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from absl import app, flags  # noqa: E402
 import numpy as np  # noqa: E402
 
+from awh_tf.config import PipelineConfig
 from awh_tf.data import pipeline  # noqa: E402
 from awh_tf.data.precrop_cache import PrecropCache  # noqa: E402
 from awh_tf.data.rhd import RHDDataset  # noqa: E402
@@ -43,7 +44,7 @@ flags.DEFINE_integer("batch_size", 32, "Training batch size (half synthetic, hal
 flags.DEFINE_integer("steps", 40, "Timed batches.")
 flags.DEFINE_integer("warmup", 5, "Untimed batches first (thread pools, autotuning, file cache).")
 flags.DEFINE_integer("input_size", 64, "Crop size S px (64: configs/demo.cfg).")
-flags.DEFINE_integer("depth_size", pipeline.PipelineConfig.depth_size, "Depth target size D px.")
+flags.DEFINE_integer("depth_size", PipelineConfig.depth_size, "Depth target size D px.")
 flags.DEFINE_integer("num_parallel_calls", -1, "Parallel map calls (-1 = AUTOTUNE).")
 flags.DEFINE_boolean("deterministic", True, "Fixed output order (see PipelineConfig.deterministic).")
 flags.DEFINE_integer("stage_samples", 20, "Samples per domain for the single-thread stage timing (0 = skip).")
@@ -74,7 +75,7 @@ def load_datasets(data_dir: Path):
     present = [s for s in STB_TRAIN_SEQUENCES if (data_dir / "STB" / "labels" / f"{s}_SK.mat").is_file()]
     if not present:
         raise SystemExit(f"{data_dir / 'STB' / 'labels'}: none of {STB_TRAIN_SEQUENCES} found")
-    # As training reads it: depth registered around the hand only (awh_tf/training/data_setup.py).
+    # As training reads it: depth registered around the hand only (awh_tf/data/data_setup.py).
     return source, STBDataset(data_dir / "STB", present, depth_region="hand")
 
 
@@ -109,7 +110,7 @@ def main(argv):
     data_dir = Path(FLAGS.data_dir)
     ensure_data(data_dir)
     source, target = load_datasets(data_dir)
-    cfg = pipeline.PipelineConfig(input_size=FLAGS.input_size, depth_size=FLAGS.depth_size,
+    cfg = PipelineConfig(input_size=FLAGS.input_size, depth_size=FLAGS.depth_size,
                                   num_parallel_calls=FLAGS.num_parallel_calls,
                                   deterministic=FLAGS.deterministic)
     print(f"data: {len(source)} synthetic, {len(target)} real samples; batch {FLAGS.batch_size}, "

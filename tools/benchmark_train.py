@@ -63,8 +63,9 @@ from tensorflow.python.profiler import model_analyzer, option_builder  # noqa: E
 from awh_tf.data import pipeline  # noqa: E402
 from awh_tf.keypoints import NUM_KEYPOINTS  # noqa: E402
 from awh_tf.models.flops import count_flops  # noqa: E402
-from awh_tf.training import data_setup, train_lib  # noqa: E402
-from awh_tf.training.flags import config_from_flags, define_flags  # noqa: E402
+from awh_tf.data import data_setup  # noqa: E402
+from awh_tf.training import train_lib  # noqa: E402
+from awh_tf.flags import config_from_flags, define_flags  # noqa: E402
 
 PIPELINE, RANDOM = "pipeline", "random"
 PIPELINE_TARGET = 1.15
@@ -164,7 +165,7 @@ def benchmark_config(config, source, steps, warmup=2, log=print):
     """Times the joint training step of ``config`` and counts its FLOPs.
 
     Args:
-      config: a :class:`~awh_tf.training.config.Config`; its ``train.batch_size`` is the timed batch.
+      config: a :class:`~awh_tf.config.Config`; its ``train.batch_size`` is the timed batch.
       source: ``"pipeline"`` (the real input pipeline on ``config.data``, plus the same step on one
         cached batch of it) or ``"random"`` (:func:`random_batch`, no data read).
       steps, warmup: timed and untimed steps after the tracing call (per feed).

@@ -33,12 +33,10 @@ def domain_features(workdir, num, seed=0, data_overrides=None):
       ``(features [2·n, hb·wb·C] float32, domain [2·n] int (0 source, 1 target), run name)``; n is
       ``num`` or the smaller split's size.
     """
-    from awh_tf.evaluation import evaluate_lib
     from awh_tf.evaluation.domain_discrepancy import domain_features as network_features
-    from awh_tf.evaluation.predict_lib import load_run
+    from awh_tf.run_dir import load_run
 
-    config, pose_net, _ = load_run(workdir)
-    config = evaluate_lib.with_data_overrides(config, **(data_overrides or {}))
+    config, pose_net, _ = load_run(workdir, data_overrides=data_overrides)
     z_s, z_t = network_features(pose_net, config, num, seed)
     n = len(z_s)
     return np.concatenate([z_s.reshape(n, -1), z_t.reshape(n, -1)]), np.repeat([0, 1], n), config.name

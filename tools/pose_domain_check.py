@@ -28,8 +28,8 @@ flags.DEFINE_integer("seed", 0, "Draw and split seed.")
 def main(argv):
     del argv
     from awh_tf.evaluation.domain_discrepancy import pose_domain_accuracy
-    from awh_tf.training import data_setup
-    from awh_tf.training.config import DataConfig
+    from awh_tf.data import data_setup
+    from awh_tf.config import DataConfig
 
     F = flags.FLAGS
     data = DataConfig(data_dir=F.data_dir, rhd_root=F.rhd_root, stb_root=F.stb_root)

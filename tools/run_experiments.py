@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from awh_tf.training.errors import Interrupted  # noqa: E402
+from awh_tf.errors import Interrupted  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +126,7 @@ def config_flag_values():
     """A fresh ``FlagValues`` holding copies of every training flag (``--workdir``, ``--name``, config)."""
     from absl import flags
 
-    from awh_tf.training import flags as awh_flags
+    from awh_tf import flags as awh_flags
 
     awh_flags.define_flags()
     fv = flags.FlagValues()
@@ -141,7 +141,7 @@ def build_config(base, experiment, seed, name, extra=(), steps=0):
     ``steps`` > 0 replaces the schedule: ``steps // 2`` pre-training + the rest joint steps, warm-up at most
     a tenth of the run.
     """
-    from awh_tf.training import flags as awh_flags
+    from awh_tf import flags as awh_flags
 
     if not os.path.exists(base):
         raise ValueError(f"--base: {base} not found (paths are relative to the working directory)")
@@ -162,7 +162,7 @@ def build_config(base, experiment, seed, name, extra=(), steps=0):
 def finished(config, workdir):
     """True when ``workdir`` holds a finished run (``eval.json``) of ``config``; ValueError when it holds
     a run of another config (the results would be mixed)."""
-    from awh_tf.training.config import Config, incompatible_fields
+    from awh_tf.config import Config, incompatible_fields
 
     eval_path, config_path = os.path.join(workdir, "eval.json"), os.path.join(workdir, "config.json")
     if not os.path.exists(eval_path):

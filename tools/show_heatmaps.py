@@ -94,12 +94,11 @@ def show_heatmaps(workdirs, out, split="test", indices=(0, 1, 2), per_keypoint=F
                   log=print):
     """Writes the figure (and the per-keypoint grids); returns the list of PNG paths written."""
     from awh_tf.evaluation import evaluate_lib
-    from awh_tf.evaluation.predict_lib import load_run
+    from awh_tf.run_dir import load_run
 
     columns, written, first = [], [], None
     for i, workdir in enumerate(workdirs):
-        config, pose_net, _ = load_run(workdir)
-        config = evaluate_lib.with_data_overrides(config, **(data_overrides or {}))
+        config, pose_net, _ = load_run(workdir, data_overrides=data_overrides)
         dataset, _ = evaluate_lib.open_split(config.data, split)
         bad = [j for j in indices if not 0 <= j < len(dataset)]
         if bad:

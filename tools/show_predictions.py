@@ -96,10 +96,9 @@ def plot_rows(batch, uv_pred, xyz_pred, title, path):
 def show_predictions(workdir, out, split="test", indices=None, worst=0, data_overrides=None, log=print):
     """Writes the figure for the chosen (or ``worst`` N) samples; returns ``(path, indices)``."""
     from awh_tf.evaluation import evaluate_lib
-    from awh_tf.evaluation.predict_lib import load_run
+    from awh_tf.run_dir import load_run
 
-    config, pose_net, _ = load_run(workdir)
-    config = evaluate_lib.with_data_overrides(config, **(data_overrides or {}))
+    config, pose_net, _ = load_run(workdir, data_overrides=data_overrides)
     dataset, _ = evaluate_lib.open_split(config.data, split)
     if worst:
         indices = worst_indices(pose_net, dataset, config, worst)

@@ -6,7 +6,7 @@ an in-plane rotation about the crop centre leaves ``z_rel`` unchanged. Photometr
 values only. Every function draws the same count of random numbers whatever the outcome, so one sample's
 augmentation does not depend on which branches another took.
 
-``cfg`` is an ``awh_tf.data.pipeline.PipelineConfig`` (its docstring gives the fields' meaning and defaults).
+``cfg`` is an ``awh_tf.config.PipelineConfig`` (its docstring gives the fields' meaning and defaults).
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ import numpy as np
 import tensorflow as tf
 
 from awh_tf import geometry
+from awh_tf.config import TARGET_LABEL_BUDGETS
 from awh_tf.data import augment, crop
 from awh_tf.data.errors import DataError
 from awh_tf.keypoints import NUM_KEYPOINTS, mirror_K, mirror_uv, mirror_xyz
@@ -60,7 +61,6 @@ from awh_tf.keypoints import NUM_KEYPOINTS, mirror_K, mirror_uv, mirror_xyz
 FIELDS = ("image", "uv", "z_rel", "visible", "depth_target", "domain", "has_2d", "has_depth", "has_3d", "xyz",
           "crop_K", "scale", "root_depth", "index")
 SOURCE_STREAM, TARGET_STREAM = 0, 1
-TARGET_LABEL_BUDGETS = ("none", "2d", "2d_depth", "3d")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,84 +97,6 @@ def target_labels(n, budget, fraction=1.0, seed=0):
     (the unlabelled frames still feed the critic)."""
     labels, chosen = budget_labels(budget), labelled_frames(n, fraction, seed)
     return lambda index: labels if chosen[index] else NO_LABELS
-
-
-@dataclasses.dataclass(frozen=True)
-class PipelineConfig:
-    """How samples become training/evaluation crops. Defaults are the demo configuration's.
-
-    Attributes:
-      input_size: S, side of the square image crop fed to the network, px.
-      depth_size: D, side of the depth regularizer's target image, px.
-      crop_margin: padding on each side of the visible keypoints' extent, as a fraction of it
-        (side = extent · (1 + 2·margin)).
-      min_crop_size: smallest crop side in image px.
-      center_jitter: train-time shift of the crop centre, up to this fraction of the side per axis.
-      scale_jitter: train-time crop side factor drawn from U[1 - s, 1 + s].
-      rotation_deg: train-time in-plane rotation drawn from U[-r, r] degrees.
-      brightness, contrast, saturation, channel_gain: colour jitter factors drawn from U[1 - x, 1 + x].
-      blur_prob, blur_sigma_max: probability and largest sigma (px) of a Gaussian blur.
-      noise_prob, noise_std_max: probability and largest std of Gaussian pixel noise ([0, 1] units).
-      augment: apply the train-time augmentation in the training streams (never in evaluation).
-      mirror_right: mirror right hands to left ones (DESIGN.md §2).
-      hand_region_dilation: without a hand mask (STB), the depth target's hand region is the visible 2D
-        keypoints' convex hull dilated by this fraction of their larger 2D extent (about a finger's radius).
-      hand_depth_band_mm: the depth target's hand pixels lie within this many mm of the measured depth at
-        the keypoints (a human hand spans < 200 mm in depth; background and occluders beyond are dropped).
-      on_bad_sample: ``"raise"`` stops at a sample that cannot be read (the loader's one-line DataError);
-        ``"skip"`` drops it and records it (:func:`skipped_report`).
-      num_parallel_calls: parallel map calls, each processing one batch-sized chunk of samples;
-        ``-1`` = ``tf.data.AUTOTUNE``.
-      deterministic: keep the map's output order fixed (exact reruns) at some cost in throughput.
-      cache_precrops: keep each training sample's hand region in memory after its first read
-        (``awh_tf.data.precrop_cache``): later epochs skip PNG decoding and depth registration.
-      precrop_factor: side of that cached square relative to the un-jittered crop (covers the jitter).
-      prefetch: batches to prefetch; ``-1`` = ``tf.data.AUTOTUNE``.
-      seed: default seed of the order and augmentation (a function's ``seed`` argument overrides it).
-    """
-
-    input_size: int = 64
-    depth_size: int = 32
-    crop_margin: float = 0.2
-    min_crop_size: float = 32.0
-    center_jitter: float = 0.1
-    scale_jitter: float = 0.15
-    rotation_deg: float = 45.0
-    brightness: float = 0.3
-    contrast: float = 0.3
-    saturation: float = 0.3
-    channel_gain: float = 0.1
-    blur_prob: float = 0.2
-    blur_sigma_max: float = 1.5
-    noise_prob: float = 0.2
-    noise_std_max: float = 0.03
-    augment: bool = True
-    mirror_right: bool = True
-    hand_region_dilation: float = 0.1
-    hand_depth_band_mm: float = 120.0
-    on_bad_sample: str = "raise"
-    num_parallel_calls: int = -1
-    deterministic: bool = True
-    prefetch: int = -1
-    seed: int = 0
-    cache_precrops: bool = False
-    precrop_factor: float = 2.0
-
-    def __post_init__(self):
-        if self.input_size < 8 or self.depth_size < 2:
-            raise ValueError(f"PipelineConfig: input_size={self.input_size} must be >= 8 and "
-                             f"depth_size={self.depth_size} >= 2")
-        if self.on_bad_sample not in ("raise", "skip"):
-            raise ValueError(f"PipelineConfig: on_bad_sample must be 'raise' or 'skip', "
-                             f"got {self.on_bad_sample!r}")
-        if self.crop_margin < 0 or self.min_crop_size <= 0 or not 0 <= self.scale_jitter < 1:
-            raise ValueError("PipelineConfig: need crop_margin >= 0, min_crop_size > 0, "
-                             "0 <= scale_jitter < 1")
-        if self.hand_region_dilation < 0 or self.hand_depth_band_mm <= 0:
-            raise ValueError("PipelineConfig: need hand_region_dilation >= 0 and hand_depth_band_mm > 0")
-        if self.num_parallel_calls == 0 or self.num_parallel_calls < -1:
-            raise ValueError(f"PipelineConfig: num_parallel_calls must be >= 1 or -1, "
-                             f"got {self.num_parallel_calls}")
 
 
 class BadSampleLog:

@@ -56,7 +56,7 @@ class PrecropCache:
       input_size: the network's crop S; the square is ``size = ceil(1.25·factor·S)`` px so the un-jittered
         crop keeps 1.25× the input resolution.
       factor, margin, min_crop_size: the square's side relative to the pipeline's crop box, and that box's
-        margin and minimum (image px), as in :class:`awh_tf.data.pipeline.PipelineConfig`.
+        margin and minimum (image px), as in :class:`awh_tf.config.PipelineConfig`.
       mirror_right: store right hands mirrored (see the module docstring).
     Thread-safe for the parallel ``tf.data`` map (a race computes a sample twice, harmlessly).
     """

@@ -20,13 +20,14 @@ For a split other than ``test`` the files are ``eval_<split>.json``, ``pck_<spli
 older checkpoint.
 """
 
-import dataclasses
-import json
 import os
 import sys
 
 import numpy as np
 
+from awh_tf import run_dir
+from awh_tf.data import data_setup, pipeline
+from awh_tf.data.rhd import RHDDataset
 from awh_tf.evaluation import plots
 from awh_tf.evaluation.protocol import evaluate_predictions, format_table, predict_dataset
 from awh_tf.keypoints import KEYPOINT_NAMES
@@ -40,8 +41,6 @@ SPLITS = {"test": "real test split",
 
 def split_name(data_cfg, split):
     """What ``split`` is for this data config, e.g. "real test split (FreiHAND evaluation)"."""
-    from awh_tf.training import data_setup
-
     if split == "test" and data_cfg.real_domain == "coco":
         test_json = data_cfg.coco_paths()[2]
         return (f"real test split ({os.path.basename(test_json)})" if test_json else
@@ -56,23 +55,13 @@ def output_names(split, checkpoint=None):
     return f"eval{suffix}.json", f"pck{suffix}.png", f"per_keypoint{suffix}.png"
 
 
-def with_data_overrides(config, **overrides):
-    """``config`` with fields of its ``DataConfig`` replaced (e.g. ``data_dir``, ``stb_root``)."""
-    if not overrides:
-        return config
-    return dataclasses.replace(config, data=dataclasses.replace(config.data, **overrides))
-
-
 def open_split(data_cfg, split):
     """The loaders of ``split`` (a key of :data:`SPLITS`) and of the synthetic training set (mean pose).
 
     Depth images are not read: evaluation needs none, and STB's registration costs ~30 ms a frame. The real
-    splits are those of ``data_cfg.real_domain`` (``awh_tf.training.data_setup``). Procedural data missing
+    splits are those of ``data_cfg.real_domain`` (``awh_tf.data.data_setup``). Procedural data missing
     from ``data_cfg.data_dir`` is generated first, with the run's generator settings (so the same data).
     """
-    from awh_tf.data import RHDDataset
-    from awh_tf.training import data_setup
-
     if split not in SPLITS:
         raise ValueError(f"--split: expected one of {sorted(SPLITS)}, got {split!r}")
     data_setup.ensure_procedural_data(data_cfg)
@@ -91,9 +80,7 @@ def score(config, pose_network, dataset, synthetic, batch_size=32):
     Returns:
       :func:`awh_tf.evaluation.protocol.evaluate_predictions`'s dict.
     """
-    from awh_tf.data import pipeline
     from awh_tf.evaluation.protocol import image_labels
-    from awh_tf.training.train_lib import mean_training_pose
 
     ds = pipeline.make_eval_dataset(dataset, config.pipeline, batch_size)
     pred = predict_dataset(pose_network, ds, max_samples=config.data.max_eval_samples)
@@ -104,6 +91,20 @@ def score(config, pose_network, dataset, synthetic, batch_size=32):
     return evaluate_predictions(pred, mean_pose=mean_pose, image_labels=labels)
 
 
+def mean_training_pose(config, synthetic, max_samples=1000):
+    """The synthetic training set's mean 2.5D pose in crop px (``uv`` [21, 2]) and bone units (``z_rel``
+    [21]), over its first ``max_samples`` evaluation crops: the mean-pose baseline of the protocol."""
+    ds = pipeline.make_eval_dataset(synthetic, config.pipeline, 64)
+    uv, z, n = 0.0, 0.0, 0
+    for batch in ds:
+        uv += batch["uv"].numpy().sum(0)
+        z += batch["z_rel"].numpy().sum(0)
+        n += int(batch["uv"].shape[0])
+        if n >= max_samples:
+            break
+    return uv / n, z / n
+
+
 def load_samples(dataset, indices, pipeline_cfg):
     """Pipeline elements (evaluation crops, no augmentation) of chosen samples, stacked.
 
@@ -112,8 +113,6 @@ def load_samples(dataset, indices, pipeline_cfg):
       (``image`` [N, S, S, 3] in [0, 1], ``uv`` [N, 21, 2] crop px, ``xyz`` [N, 21, 3] mm …), plus ``name``
       (the loader's sample names).
     """
-    from awh_tf.data import pipeline
-
     elements, names = [], []
     for i in indices:
         sample = dataset[int(i)]
@@ -137,7 +136,7 @@ def run_network(pose_network, images, keys, batch_size=32):
 
 
 def evaluate_run(workdir, split="test", data_overrides=None, checkpoint=None, batch_size=32, log=print):
-    """Evaluates the run in ``workdir`` on ``split``; writes the files of the module docstring.
+    """Evaluates the run in ``workdir`` on ``split``: :func:`evaluate_network` on its restored network.
 
     Args:
       workdir: the run folder.  split: a key of :data:`SPLITS`.
@@ -146,28 +145,46 @@ def evaluate_run(workdir, split="test", data_overrides=None, checkpoint=None, ba
       log: receives the printed report.
     Returns:
       the result dict (as written to the JSON file).
+    Raises:
+      TrainingError: not a run folder, or no checkpoint (``run_dir.load_run``).  DataError: a bad sample.
     """
-    from awh_tf.data import pipeline
-    from awh_tf.evaluation.predict_lib import load_run
+    config, pose_net, path = run_dir.load_run(workdir, checkpoint, data_overrides)
+    return evaluate_network(config, workdir, pose_net, path, split=split, batch_size=batch_size, log=log,
+                            chosen_checkpoint=checkpoint is not None)
 
-    config, pose_net, ckpt = load_run(workdir, checkpoint)
-    config = with_data_overrides(config, **(data_overrides or {}))
+
+def evaluate_network(config, workdir, pose_network, checkpoint, split="test", batch_size=32, log=print,
+                     chosen_checkpoint=False):
+    """Evaluates ``pose_network`` (the run's, restored from ``checkpoint``) on ``split`` and writes the files of
+    the module docstring into ``workdir``: the one evaluation path of the project (training ends with it).
+
+    Args:
+      config: the run's config.  workdir: the run folder.  pose_network: its float32 pose network.
+      checkpoint: the checkpoint the network holds (recorded in the JSON).
+      split: a key of :data:`SPLITS`.  batch_size: evaluation batch size.  log: receives the report.
+      chosen_checkpoint: the checkpoint was chosen by the user, not the latest: its name goes into the file
+        names, so the run's headline ``eval.json`` is not overwritten.
+    Returns:
+      the result dict (as written to the JSON file).
+    Raises:
+      DataError: a sample of the split cannot be read (one line naming file and index).
+    """
     dataset, synthetic = open_split(config.data, split)
     with pipeline.surface_data_errors():
-        result = score(config, pose_net, dataset, synthetic, batch_size)
+        result = score(config, pose_network, dataset, synthetic, batch_size)
     what = split_name(config.data, split)
-    result.update(name=config.name, split=split, checkpoint=ckpt, real_domain=config.data.real_domain)
-    json_name, pck_name, kp_name = output_names(split, checkpoint)
+    result.update(name=config.name, split=split, checkpoint=checkpoint, real_domain=config.data.real_domain)
+    json_name, pck_name, kp_name = output_names(split, checkpoint if chosen_checkpoint else None)
     if result.get("has_3d", True):
         result["per_keypoint"] = dict(zip(KEYPOINT_NAMES, result["per_keypoint_epe_mm"]))
-        write_json(os.path.join(workdir, json_name), result)
+        run_dir.write_json(os.path.join(workdir, json_name), result)
         plots.plot_pck([pck_curve_of(result, config.name)], os.path.join(workdir, pck_name), title=f"3D PCK, {what}")
         plots.plot_per_keypoint(result["per_keypoint_epe_mm"], os.path.join(workdir, kp_name),
                                 title=f"{config.name}: 3D EPE per keypoint ({split})")
     else:
         per_kp = result.get("image", {}).get("per_keypoint_epe_px") or result["per_keypoint_epe2d_px"]
         result["per_keypoint"] = dict(zip(KEYPOINT_NAMES, per_kp))
-        write_json(os.path.join(workdir, json_name), result)
+        run_dir.write_json(os.path.join(workdir, json_name), result)
         curve = {"label": config.name, "thresholds": result["pck2d_thresholds_px"], "pck": result["pck2d_curve"],
                  "auc": result["auc2d_0_30_px"]}
         plots.plot_pck([curve], os.path.join(workdir, pck_name), title=f"2D PCK (crop px), {what}",
@@ -183,13 +200,6 @@ def pck_curve_of(result, label):
     """The :func:`plots.plot_pck` curve of an evaluation result (AUC 0–50 mm in the legend)."""
     return {"label": label, "thresholds": result["pck_thresholds_mm"], "pck": result["pck_curve"],
             "auc": result["auc_0_50"]}
-
-
-def write_json(path, result):
-    """Writes ``result`` atomically (temp file + rename) so a killed run never leaves half a file."""
-    with open(path + ".tmp", "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(path + ".tmp", path)
 
 
 def format_report(result, title="real test split"):
@@ -232,8 +242,7 @@ def load_or_evaluate(workdir, split="test", data_overrides=None, log=print):
     """A run's saved evaluation of ``split``, evaluating it first when the JSON file is missing."""
     path = os.path.join(workdir, output_names(split)[0])
     if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f)
+        return run_dir.read_json(path)
     return evaluate_run(workdir, split=split, data_overrides=data_overrides, log=log)
 
 

@@ -41,36 +41,6 @@ class Prediction:
     overlay: np.ndarray
 
 
-def load_run(workdir, checkpoint=None):
-    """The config and pose network of a run.
-
-    Args:
-      workdir: the run folder (``config.json``, ``checkpoints/``).
-      checkpoint: a checkpoint prefix (e.g. ``runs/x/checkpoints/ckpt-600``); default the latest.
-    Returns:
-      ``(config, pose_network, checkpoint_path)``.
-    Raises:
-      TrainingError: no ``config.json``, an unreadable one, or no checkpoint.
-    """
-    from awh_tf.training import train_lib
-    from awh_tf.training.config import Config
-
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-        raise train_lib.TrainingError(f"{path}: not found; --workdir must be a training run's folder")
-    try:
-        config = Config.load(path)
-    except (ValueError, TypeError, json.JSONDecodeError) as e:
-        raise train_lib.TrainingError(f"{path}: unreadable run config ({e})") from None
-    if checkpoint is not None:
-        import tensorflow as tf
-
-        if not tf.io.gfile.exists(checkpoint + ".index"):
-            raise train_lib.TrainingError(f"{checkpoint}: no such checkpoint (expected {checkpoint}.index)")
-    pose_net, ckpt = train_lib.restore_pose_network(config, workdir, checkpoint=checkpoint)
-    return config, pose_net, ckpt
-
-
 def parse_bbox(text):
     """``"x,y,w,h"`` (px) → a tuple of 4 floats; ValueError naming ``--bbox`` otherwise."""
     try:

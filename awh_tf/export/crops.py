@@ -85,7 +85,7 @@ def representative_crops(config, n, source="real", seed=0):
     """The int8 calibration crops: ``n`` from the training data (half synthetic, half real) or random.
 
     Args:
-      config: the run's :class:`~awh_tf.training.config.Config` (``data`` says where the domains are).
+      config: the run's :class:`~awh_tf.config.Config` (``data`` says where the domains are).
       n: number of crops (> 0).  source: ``real`` or ``random``.  seed: for ``random``.
     Returns:
       ``[n', S, S, 3]`` float32, n' <= n (fewer when the datasets are smaller).

@@ -25,6 +25,8 @@ import numpy as np
 from tensorflow import errors as tf_errors
 
 from awh_tf.export import crops, metadata, onnx, parity, saved_model, tflite
+from awh_tf import run_dir
+from awh_tf.errors import TrainingError, first_line
 from awh_tf.export.errors import ExportError
 
 EXPORT_FORMATS = tflite.TFLITE_FORMATS + (onnx.FORMAT,)
@@ -70,30 +72,12 @@ class ExportOptions:
 
 
 def load_run(workdir, data_overrides=None):
-    """The run's config and pose network: ``(config, pose_network, checkpoint_path)``.
-
-    ``data_overrides`` replaces fields of ``config.data`` (e.g. ``data_dir`` when the data moved).
-    Raises ExportError for a missing workdir, config or checkpoint.
-    """
-    from awh_tf.training import train_lib
-    from awh_tf.training.config import Config
-
-    if not os.path.isdir(workdir):
-        raise ExportError(f"--workdir {workdir}: no such directory")
-    path = os.path.join(workdir, "config.json")
-    if not os.path.isfile(path):
-        raise ExportError(f"{path}: not found (is {workdir} a training run's workdir?)")
+    """The run's config and pose network: ``(config, pose_network, checkpoint_path)``
+    (``awh_tf.run_dir.load_run``); ExportError for a missing workdir, config or checkpoint."""
     try:
-        config = Config.load(path)
-    except (ValueError, TypeError) as e:
-        raise ExportError(f"{path}: unreadable run config ({' '.join(str(e).split())})") from None
-    if data_overrides:
-        config = dataclasses.replace(config, data=dataclasses.replace(config.data, **data_overrides))
-    try:
-        network, checkpoint = train_lib.restore_pose_network(config, workdir)
-    except train_lib.TrainingError as e:
+        return run_dir.load_run(workdir, data_overrides=data_overrides)
+    except TrainingError as e:
         raise ExportError(str(e)) from None
-    return config, network, checkpoint
 
 
 def _prepare_out_dir(out_dir, overwrite):
@@ -195,7 +179,7 @@ def export_run(workdir, out_dir, options=ExportOptions(), data_overrides=None, l
         metadata.write_metadata(meta, os.path.join(partial, "metadata.json"))
     except (OSError, tf_errors.OpError) as e:  # a full disk (ENOSPC), a quota, a vanished mount
         shutil.rmtree(partial, ignore_errors=True)
-        raise ExportError(f"{partial}: could not write the export ({_first_line(e)}); nothing was written to "
+        raise ExportError(f"{partial}: could not write the export ({first_line(e)}); nothing was written to "
                           f"{out_dir}, an existing export there is unchanged") from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -203,12 +187,6 @@ def export_run(workdir, out_dir, options=ExportOptions(), data_overrides=None, l
     _swap_in(partial, out_dir)
     log(f"wrote {out_dir}")
     return meta
-
-
-def _first_line(error):
-    if isinstance(error, OSError) and error.strerror:
-        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
-    return (str(error).strip() or type(error).__name__).splitlines()[0]
 
 
 def _swap_in(partial, out_dir):

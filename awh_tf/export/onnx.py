@@ -26,6 +26,7 @@ import importlib.metadata
 import importlib.util
 import logging
 
+from awh_tf.errors import first_line
 from awh_tf.export.errors import ExportError
 
 FORMAT = "onnx"
@@ -98,7 +99,7 @@ def convert(saved_model_dir, opset=OPSET):
         with _quiet_tf2onnx():
             proto, _ = tf2onnx.convert.from_function(pose, input_signature=[spec], opset=opset)
     except Exception as e:  # tf2onnx raises whatever its handlers raise
-        raise ExportError(f"ONNX conversion failed: {_first_line(e)}") from None
+        raise ExportError(f"ONNX conversion failed: {first_line(e)}") from None
     unknown = non_onnx_ops(proto)
     if unknown:
         raise ExportError(f"ONNX: the model needs ops that ONNX opset {opset} does not have "
@@ -106,14 +107,9 @@ def convert(saved_model_dir, opset=OPSET):
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:
-        raise ExportError(f"ONNX: the converted model fails onnx.checker: {_first_line(e)}") from None
+        raise ExportError(f"ONNX: the converted model fails onnx.checker: {first_line(e)}") from None
     _check_interface(proto, [int(d) for d in spec.shape])
     return proto.SerializeToString()
-
-
-def _first_line(error):
-    lines = [" ".join(line.split()) for line in str(error).splitlines() if line.strip()]
-    return (lines[0] if lines else type(error).__name__)[:300]
 
 
 def non_onnx_ops(proto):

@@ -10,7 +10,7 @@ from awh_tf.models.factory import (build_critic, build_depth_regularizer, build_
 from awh_tf.models.feature_similarity_weighting import FeatureSimilarityWeighting
 from awh_tf.models.hourglass import Hourglass
 from awh_tf.models.latent_25d_head import Latent25DHead
-from awh_tf.models.model_config import ModelConfig
+from awh_tf.config import ModelConfig
 from awh_tf.models.pose_network import EXPORT_OUTPUTS, PoseNetwork
 from awh_tf.models.residual import Residual
 from awh_tf.models.soft_argmax import soft_argmax_25d, spatial_softmax

@@ -2,7 +2,7 @@
 
 import keras
 
-from awh_tf.models.model_config import CRITIC_NORMS
+from awh_tf.config import CRITIC_NORMS
 
 
 @keras.saving.register_keras_serializable(package="awh_tf")

@@ -11,7 +11,7 @@ from awh_tf.keypoints import NUM_KEYPOINTS
 from awh_tf.models.conv_bn_relu import ConvBNReLU
 from awh_tf.models.hourglass import Hourglass
 from awh_tf.models.latent_25d_head import Latent25DHead
-from awh_tf.models.model_config import INTERMEDIATE_MODES
+from awh_tf.config import INTERMEDIATE_MODES
 from awh_tf.models.residual import residual_stack
 from awh_tf.models.stem import Stem
 

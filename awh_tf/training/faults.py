@@ -17,7 +17,6 @@ import fcntl
 import glob
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -25,17 +24,7 @@ import threading
 
 import tensorflow as tf
 
-from awh_tf.training.errors import Interrupted, TrainingError  # noqa: F401 (raised here, caught by callers)
-
-
-def first_line(error):
-    """The first line of an exception's message without TensorFlow's op context (``{{function_node …}}``,
-    ``[Op:SaveV2]``): what failed and why, e.g. ``…/ckpt-4_temp/part-00000…; No space left on device``."""
-    if isinstance(error, OSError) and error.strerror:
-        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
-    text = str(error).strip() or type(error).__name__
-    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text.splitlines()[0])
-    return re.sub(r"\s*\[Op:\w+\].*$", "", text) or type(error).__name__
+from awh_tf.errors import Interrupted, TrainingError, first_line  # noqa: F401 (raised here, caught by callers)
 
 
 class WorkdirLock:

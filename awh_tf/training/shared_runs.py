@@ -28,8 +28,10 @@ import json
 import os
 import shutil
 
+from awh_tf import run_dir
 from awh_tf.data.precrop_cache import PrecropCache
-from awh_tf.training import data_setup, train_lib
+from awh_tf.data import data_setup
+from awh_tf.training import train_lib
 
 # (section, field) that pre-training never reads: rows differing only in these share phase 1.
 PRETRAIN_FREE = (
@@ -140,7 +142,7 @@ class SharedRunner:
         trainer = train_lib.train(config, workdir, log=log, progress=progress, domains=self.domains(config))
         network = trainer.pose_network
         if config.train.precision != "float32":  # measured and evaluated as exported: the float32 network
-            network, _ = train_lib.restore_pose_network(config, workdir)
+            network, _ = run_dir.restore_pose_network(config, workdir)
         if self.discrepancy_num:
             from awh_tf.evaluation import domain_discrepancy
 

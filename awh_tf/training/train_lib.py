@@ -1,12 +1,10 @@
 """``train_and_evaluate(config, workdir)``: the whole run, callable from the CLI and from tests.
 
-Workdir layout::
-
-    config.json        the resolved config (written before training starts)
-    checkpoints/       tf.train.CheckpointManager: step, both networks, critic, both optimizers, RNG state
-    tb/                TensorBoard scalars (every loss, W estimate, GP, α mean, learning rates, eval metrics)
-                       and an α histogram
-    eval.json          the final evaluation on the real test split (DESIGN.md §4)
+The run folder (``awh_tf.run_dir``): ``config.json`` (the resolved config, written before training starts),
+``checkpoints/`` (tf.train.CheckpointManager: step, both networks, critic, both optimizers, RNG state),
+``tb/`` (TensorBoard scalars — every loss, W estimate, GP, α mean, learning rates, eval metrics — and an α
+histogram) and the final evaluation on the real test split (``eval.json`` and its figures, written by
+``awh_tf.evaluation.evaluate_lib``, DESIGN.md §4).
 
 Faults (``awh_tf/training/faults.py``; README "Faults"): checkpoints are written by ``CheckpointManager``
 (data files first, then the ``checkpoint`` index via an atomic rename), so a kill at any moment leaves the
@@ -25,7 +23,6 @@ summaries and evaluates, so the workdir may be shared or per machine.
 
 import json
 import os
-import sys
 import time
 
 import keras
@@ -33,32 +30,15 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from awh_tf.data import pipeline
+from awh_tf import run_dir
+from awh_tf.data import data_setup, pipeline
 from awh_tf.data.precrop_cache import PrecropCache
-from awh_tf.evaluation import format_table
+from awh_tf.errors import Interrupted, TrainingError
+from awh_tf.evaluation import evaluate_lib
 from awh_tf.evaluation.protocol import headline_scalars
 from awh_tf.models import factory
-from awh_tf.training import data_setup
 from awh_tf.training import faults
-from awh_tf.training.config import Config, incompatible_fields
-from awh_tf.training.faults import Interrupted, TrainingError  # noqa: F401 (re-exported: callers catch them)
 from awh_tf.training.trainer import AWHTrainer
-
-
-def check_workdir(config, workdir):
-    """Refuses a workdir holding a run with an incompatible config; writes ``config.json`` otherwise."""
-    os.makedirs(workdir, exist_ok=True)
-    path = os.path.join(workdir, "config.json")
-    if os.path.exists(path):
-        try:
-            old = Config.load(path)
-        except (ValueError, TypeError, json.JSONDecodeError) as e:
-            raise TrainingError(f"{path}: unreadable config of an earlier run ({e}); use another --workdir")
-        diffs = incompatible_fields(old, config)
-        if diffs:
-            raise TrainingError(f"{workdir} holds a run with another config ({'; '.join(diffs[:4])}); use "
-                                f"another --workdir or the same flags")
-    config.save(path)
 
 
 def make_optimizers(train_cfg):
@@ -123,57 +103,14 @@ def build_trainer(config):
     return trainer
 
 
-def model_variables(model):
-    """Every variable of a Keras 3 model — trainable and not (batch-norm moving statistics) — keyed by its
-    unique path, for ``tf.train.Checkpoint``.
-
-    A ``tf.train.Checkpoint`` given the model object itself does not reach the variables of sub-layers that
-    Keras 3 holds in plain Python lists, so checkpoints name every variable explicitly through this dict.
-    """
-    variables = {v.path: v for v in model.variables}
-    if len(variables) != len(model.variables):
-        raise ValueError(f"{model.name}: variable paths are not unique")
-    return variables
-
-
 def make_checkpoint(trainer):
     objects = dict(step=tf.Variable(0, dtype=tf.int64, name="step"),
-                   pose_network=model_variables(trainer.pose_network),
-                   depth_regularizer=model_variables(trainer.depth_regularizer),
+                   pose_network=run_dir.model_variables(trainer.pose_network),
+                   depth_regularizer=run_dir.model_variables(trainer.depth_regularizer),
                    pose_optimizer=trainer.pose_optimizer, seed_state=trainer.seed_generator.state)
     if trainer.critic is not None:
-        objects.update(critic=model_variables(trainer.critic), critic_optimizer=trainer.critic_optimizer)
+        objects.update(critic=run_dir.model_variables(trainer.critic), critic_optimizer=trainer.critic_optimizer)
     return tf.train.Checkpoint(**objects)
-
-
-def pose_network_checkpoint(pose_net):
-    """A checkpoint object holding only the pose network's variables (what eval, predict and export read)."""
-    return tf.train.Checkpoint(pose_network=model_variables(pose_net))
-
-
-def restore_pose_network(config, workdir, checkpoint=None):
-    """The pose network of a finished or interrupted run, from ``checkpoint`` or the latest one.
-
-    Raises TrainingError when there is no checkpoint or it lacks any of the network's variables (a
-    checkpoint of another architecture), instead of silently leaving weights at their initial values.
-    """
-    # Evaluation, prediction and export run the float32 network whatever the run's --precision: checkpoints
-    # hold float32 variables in every precision.
-    keras.mixed_precision.set_global_policy("float32")
-    keras.utils.set_random_seed(config.train.seed)
-    pose_net = factory.build_pose_network(config.model)
-    ckpt_dir = os.path.join(workdir, "checkpoints")
-    path = checkpoint or tf.train.latest_checkpoint(ckpt_dir)
-    if path is None:
-        raise TrainingError(f"{ckpt_dir}: no checkpoint found")
-    try:
-        pose_network_checkpoint(pose_net).restore(path).assert_existing_objects_matched().expect_partial()
-    except (AssertionError, tf.errors.NotFoundError, ValueError) as e:
-        raise TrainingError(f"{path}: does not hold this run's pose network ({faults.first_line(e)})")
-    except Exception as e:  # noqa: BLE001 (a truncated data file: DataLossError, IndexError; an unreadable index)
-        raise TrainingError(f"{path}: cannot be restored ({faults.first_line(e)}); pass an older one with "
-                            f"--checkpoint, or resume training to skip it") from None
-    return pose_net, path
 
 
 class _Streams:
@@ -285,7 +222,7 @@ def train(config, workdir, log=print, progress=True, domains=None, until_step=No
     name, is_chief = worker_role(config.train.strategy)
     with faults.WorkdirLock(workdir, ".lock" if is_chief else f".lock.{name}", log=log):
         if is_chief:
-            check_workdir(config, workdir)
+            run_dir.check_workdir(config, workdir)
         data_setup.ensure_procedural_data(config.data, log=log)
         synthetic, real_train = domains or data_setup.open_domains(config.data)[:2]
         strategy = get_strategy(config.train.strategy)
@@ -417,40 +354,19 @@ def _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar
     return step
 
 
-def mean_training_pose(config, synthetic, max_samples=1000):
-    """The synthetic training set's mean 2.5D pose in crop px (uv) and bone units (z_rel)."""
-    ds = pipeline.make_eval_dataset(synthetic, config.pipeline, 64)
-    uv, z, n = 0.0, 0.0, 0
-    for batch in ds:
-        uv += batch["uv"].numpy().sum(0)
-        z += batch["z_rel"].numpy().sum(0)
-        n += int(batch["uv"].shape[0])
-        if n >= max_samples:
-            break
-    return uv / n, z / n
-
-
 def evaluate(config, workdir, pose_network=None, log=print):
-    """Evaluates on the real test split with the published protocol (2D metrics when the real domain has no
-    3D labels, ``evaluate_lib.score``); writes and returns ``eval.json``."""
-    from awh_tf.evaluation import evaluate_lib
-
-    synthetic, _, real_test = data_setup.open_domains(config.data)
+    """Evaluates on the real test split with the evaluation library (``evaluate_lib.evaluate_network``: the
+    published protocol, 2D metrics when the real domain has no 3D labels, one-line data errors), which writes
+    ``eval.json`` and its figures; adds the headline numbers to TensorBoard. Returns the result dict."""
+    checkpoint = tf.train.latest_checkpoint(os.path.join(workdir, run_dir.CHECKPOINT_DIR))
     if pose_network is None:
-        pose_network, _ = restore_pose_network(config, workdir)
-    with pipeline.surface_data_errors():  # a bad sample is one line naming file and index, as in training
-        result = evaluate_lib.score(config, pose_network, real_test, synthetic)
-    result["name"] = config.name
-    path = os.path.join(workdir, "eval.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(path + ".tmp", path)
+        pose_network, checkpoint = run_dir.restore_pose_network(config, workdir)
+    result = evaluate_lib.evaluate_network(config, workdir, pose_network, checkpoint, log=log)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
     with writer.as_default(step=config.train.total_steps):
         for key, value in headline_scalars(result).items():
             tf.summary.scalar(f"eval/{key}", value)
     writer.flush()
-    log(format_table(result))
     return result
 
 

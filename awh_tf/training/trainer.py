@@ -47,7 +47,7 @@ class AWHTrainer(keras.Model):
       depth_regularizer: (uv_norm [B,21,2], z_rel [B,21]) → [B, D, D].
       critic: weighted features [B, hb, wb, C] → [B, 1]; None when ``train_config.da == 'none'``.
       similarity: ``FeatureSimilarityWeighting`` (mode 'awh' or 'ones'); None without a critic.
-      train_config: :class:`awh_tf.training.config.TrainConfig`.
+      train_config: :class:`awh_tf.config.TrainConfig`.
       input_size: the crop size S in px (normalises uv for the depth regularizer).
     """
 

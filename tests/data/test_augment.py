@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 
 from awh_tf.data import augment
-from awh_tf.data.pipeline import PipelineConfig
+from awh_tf.config import PipelineConfig
 
 CFG = PipelineConfig()
 

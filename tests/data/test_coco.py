@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from awh_tf.config import PipelineConfig
 from awh_tf.data import DataError, pipeline
 from awh_tf.data.coco import CocoHandDataset, coco_to_ours, held_out_images, nominal_K
 
@@ -169,7 +170,7 @@ def test_bad_images_are_one_line_errors(tmp_path):
 def test_pipeline_gives_no_3d_and_mirrors_right_hands(tmp_path):
     path, folder = write_coco(tmp_path)
     ds = CocoHandDataset(path, folder)
-    cfg = pipeline.PipelineConfig(input_size=16, depth_size=4, min_crop_size=8.0)
+    cfg = PipelineConfig(input_size=16, depth_size=4, min_crop_size=8.0)
     for labels in (pipeline.ALL_LABELS, pipeline.budget_labels("3d"), pipeline.budget_labels("2d")):
         out = pipeline.process_sample(ds[1], cfg, labels=labels)  # a right hand: mirrored
         assert not out["has_3d"] and not out["xyz"].any() and not out["scale"] and not out["has_depth"]
@@ -187,7 +188,7 @@ def test_training_batches_carry_2d_labels_only(tmp_path):
     ds = CocoHandDataset(path, folder)
     from tests.data.test_pipeline import FakeHands
 
-    cfg = pipeline.PipelineConfig(input_size=16, depth_size=4, min_crop_size=8.0, num_parallel_calls=1, prefetch=1)
+    cfg = PipelineConfig(input_size=16, depth_size=4, min_crop_size=8.0, num_parallel_calls=1, prefetch=1)
     for budget in ("2d", "3d"):  # "3d" is refused by the config for coco; the pipeline has no 3D to give anyway
         batch = next(pipeline.make_train_dataset(FakeHands(4), ds, cfg, 4, seed=0, target_budget=budget)
                      .as_numpy_iterator())["target"]

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from awh_tf import geometry
+from awh_tf.config import PipelineConfig
 from awh_tf.data import pipeline
 from awh_tf.data.errors import DataError
 from awh_tf.keypoints import mirror_K, mirror_uv, mirror_xyz
@@ -75,7 +76,7 @@ class FakeHands:
                 "K": K, "hand": np.array(["right" if i in self.right else "left" for i in range(self.n)])}
 
 
-SMALL = pipeline.PipelineConfig(input_size=32, depth_size=8, num_parallel_calls=2, prefetch=1)
+SMALL = PipelineConfig(input_size=32, depth_size=8, num_parallel_calls=2, prefetch=1)
 # Strong geometric jitter, no colour change: the palm marker stays the crop's brightest spot.
 ROTATING = dataclasses.replace(SMALL, input_size=64, rotation_deg=180.0, brightness=0.0, contrast=0.0,
                                saturation=0.0, channel_gain=0.0, blur_prob=0.0, noise_prob=0.0)
@@ -283,7 +284,7 @@ def test_skip_mode_refuses_an_all_bad_dataset(log):
 
 def test_config_and_arguments_are_checked():
     with pytest.raises(ValueError, match="on_bad_sample"):
-        pipeline.PipelineConfig(on_bad_sample="ignore")
+        PipelineConfig(on_bad_sample="ignore")
     with pytest.raises(ValueError, match="batch_size"):
         pipeline.make_train_dataset(FakeHands(2), FakeHands(2), SMALL, 3)
 

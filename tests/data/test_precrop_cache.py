@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from awh_tf import geometry
+from awh_tf.config import PipelineConfig
 from awh_tf.data import pipeline
 from awh_tf.data.precrop_cache import PrecropCache, precrop_sample
 
@@ -44,7 +45,7 @@ def test_precrop_keeps_projection_exact():
 @pytest.mark.parametrize("index", [0, 1])  # 1 is a right hand: mirrored inside process_sample
 def test_crop_from_cache_equals_crop_from_full_image(index):
     ds = _FakeLoader()
-    cfg = pipeline.PipelineConfig(input_size=32, depth_size=8)
+    cfg = PipelineConfig(input_size=32, depth_size=8)
     cache = PrecropCache(ds, cfg.input_size, 2.0, cfg.crop_margin, cfg.min_crop_size)
     direct = pipeline.process_sample(ds[index], cfg)
     via_cache = pipeline.process_sample(cache[index], cfg)
@@ -57,7 +58,7 @@ def test_crop_from_cache_equals_crop_from_full_image(index):
 def test_mirrored_cache_gives_the_same_crops():
     # A right hand stored mirrored is not flipped again by the pipeline: same bytes as flipping at each read.
     ds = _FakeLoader()
-    cfg = pipeline.PipelineConfig(input_size=32, depth_size=8)
+    cfg = PipelineConfig(input_size=32, depth_size=8)
     plain = PrecropCache(ds, cfg.input_size, 2.0, cfg.crop_margin, cfg.min_crop_size)
     mirrored = PrecropCache(ds, cfg.input_size, 2.0, cfg.crop_margin, cfg.min_crop_size, mirror_right=True)
     assert mirrored[1]["hand"] == "left" and plain[1]["hand"] == "right" and mirrored[0]["hand"] == "left"

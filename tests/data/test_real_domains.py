@@ -7,9 +7,9 @@ import pytest
 
 from awh_tf.data import DataError, FreiHANDDataset, STBDataset
 from awh_tf.data.coco import CocoHandDataset
-from awh_tf.training import data_setup
-from awh_tf.training import flags as awh_flags
-from awh_tf.training.config import Config, DataConfig
+from awh_tf.data import data_setup
+from awh_tf import flags as awh_flags
+from awh_tf.config import Config, DataConfig
 
 TINY = dict(gen_seed=0, gen_rhd_train=2, gen_rhd_eval=1, gen_stb_frames=1, gen_freihand_train=4,
             gen_freihand_eval=2)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from awh_tf.config import PipelineConfig
 from awh_tf.data import STBDataset, pipeline
 from awh_tf.data.precrop_cache import PrecropCache
 from awh_tf.data.stb import SK_COLOR_K, SK_DEPTH_K, SK_R, SK_T_MM
@@ -21,7 +22,7 @@ from tests.data.test_pipeline import FakeHands
 H, W = fixtures.STB_HW
 SEQUENCES = ("B2Counting", "B2Random")
 K_SCALE = 1.5
-CFG = pipeline.PipelineConfig(input_size=32, depth_size=16, num_parallel_calls=2, prefetch=1)
+CFG = PipelineConfig(input_size=32, depth_size=16, num_parallel_calls=2, prefetch=1)
 
 
 def _colour_frame_labels(f):

@@ -12,9 +12,9 @@ import os
 
 import pytest
 
-from awh_tf.data.pipeline import PipelineConfig
-from awh_tf.models.model_config import ModelConfig
-from awh_tf.training.config import Config, DataConfig, TrainConfig
+from awh_tf.config import PipelineConfig
+from awh_tf.config import ModelConfig
+from awh_tf.config import Config, DataConfig, TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)

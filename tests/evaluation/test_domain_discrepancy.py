@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from awh_tf.evaluation import domain_discrepancy as dd
-from awh_tf.models.model_config import ModelConfig
+from awh_tf.config import ModelConfig
 
 MODEL = ModelConfig(input_size=32, channels=8, num_stacks=1, hourglass_depth=1, critic_filters=(8,),
                     critic_units=(8,))

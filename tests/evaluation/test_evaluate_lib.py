@@ -10,7 +10,7 @@ import pytest
 from awh_tf import metrics
 from awh_tf.data import pipeline
 from awh_tf.evaluation import evaluate_lib, evaluate_predictions, predict_dataset
-from awh_tf.evaluation.predict_lib import load_run
+from awh_tf.run_dir import load_run
 from awh_tf.keypoints import KEYPOINT_NAMES
 
 

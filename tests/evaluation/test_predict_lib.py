@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from awh_tf import geometry
+from awh_tf import geometry, run_dir
 from awh_tf.data import crop
 from awh_tf.evaluation import predict_lib
 from awh_tf.keypoints import KEYPOINT_NAMES
@@ -15,7 +15,7 @@ from awh_tf.keypoints import KEYPOINT_NAMES
 
 @pytest.fixture(scope="module")
 def run(tiny_run):
-    config, pose_net, _ = predict_lib.load_run(tiny_run.workdir)
+    config, pose_net, _ = run_dir.load_run(tiny_run.workdir)
     return config, pose_net
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from awh_tf import metrics
+from awh_tf.config import PipelineConfig
 from awh_tf.data import pipeline
 from awh_tf.evaluation import protocol
 
@@ -53,7 +54,7 @@ def test_crop_to_image_undoes_the_pipeline_crop_of_a_mirrored_right_hand():
     K = np.array([[80.0, 0, 39.5], [0, 80.0, 29.5], [0, 0, 1]], np.float32)
     sample = {"image": np.zeros((height, width, 3), np.uint8), "depth": None, "mask": None, "uv": uv, "xyz": None,
               "visible": np.ones(21, bool), "K": K, "hand": "right", "index": 0, "domain": 1}
-    cfg = pipeline.PipelineConfig(input_size=16, depth_size=4, min_crop_size=8.0)
+    cfg = PipelineConfig(input_size=16, depth_size=4, min_crop_size=8.0)
     out = pipeline.process_sample(sample, cfg, rng=np.random.default_rng(2))  # augmented: rotated, jittered
     back = protocol.crop_to_image(out["uv"][None], out["crop_K"][None], K[None], np.array([width]), np.array([True]))
     np.testing.assert_allclose(back[0], uv, atol=1e-3)

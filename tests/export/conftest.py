@@ -11,9 +11,9 @@ import keras
 import pytest
 import tensorflow as tf
 
-from awh_tf.data.pipeline import PipelineConfig
+from awh_tf.config import PipelineConfig
 from awh_tf.models import ModelConfig, build_pose_network
-from awh_tf.training.config import Config, DataConfig
+from awh_tf.config import Config, DataConfig
 
 TINY_MODEL = ModelConfig(input_size=32, channels=8, num_stacks=1, hourglass_depth=1)
 
@@ -33,7 +33,7 @@ def make_workdir(path, config=None, seed=0, checkpoint=True):
     if checkpoint:
         keras.utils.set_random_seed(seed)
         network = build_pose_network(config.model)
-        from awh_tf.training.train_lib import pose_network_checkpoint
+        from awh_tf.run_dir import pose_network_checkpoint
 
         tf.train.CheckpointManager(pose_network_checkpoint(network), os.path.join(path, "checkpoints"), 1).save()
     return str(path)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from awh_tf.training import data_setup
+from awh_tf.data import data_setup
 from tests.evaluation.conftest import tiny_config
 from tools import benchmark_train as bt
 

@@ -64,7 +64,7 @@ def test_show_predictions_worst_and_chosen(tiny_run, tmp_path):
 
 def test_worst_indices_are_the_largest_errors(tiny_run):
     from awh_tf.evaluation import evaluate_lib
-    from awh_tf.evaluation.predict_lib import load_run
+    from awh_tf.run_dir import load_run
 
     config, pose_net, _ = load_run(tiny_run.workdir)
     test_set, _ = evaluate_lib.open_split(config.data, "test")

@@ -254,7 +254,7 @@ def test_run_suite_ranks_the_rows_at_an_earlier_checkpoint(tmp_path):
 def test_an_interrupted_run_stops_the_suite_instead_of_counting_as_failed(tmp_path):
     """SIGTERM / Ctrl-C reach a suite as the run's Interrupted (it saved a checkpoint): the suite stops there,
     and rerunning it resumes; it must not go on to the next row as after a failed run."""
-    from awh_tf.training.errors import Interrupted
+    from awh_tf.errors import Interrupted
 
     class Preempted(FakeTrainer):
         def __call__(self, config, workdir, log, progress):

@@ -18,10 +18,10 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import numpy as np  # noqa: E402
 
-from awh_tf.data.pipeline import PipelineConfig  # noqa: E402
-from awh_tf.models.model_config import ModelConfig  # noqa: E402
+from awh_tf.config import PipelineConfig  # noqa: E402
+from awh_tf.config import ModelConfig  # noqa: E402
 from awh_tf.training import train_lib  # noqa: E402
-from awh_tf.training.config import Config, TrainConfig  # noqa: E402
+from awh_tf.config import Config, TrainConfig  # noqa: E402
 from tests.training.step_check_common import comparable_trainer  # noqa: E402
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from awh_tf.data.pipeline import PipelineConfig
+from awh_tf.config import PipelineConfig
 from awh_tf.losses import wasserstein_estimate
-from awh_tf.models.model_config import ModelConfig
+from awh_tf.config import ModelConfig
 from awh_tf.training import train_lib
-from awh_tf.training.config import Config, TrainConfig
+from awh_tf.config import Config, TrainConfig
 
 HALF = 4
 

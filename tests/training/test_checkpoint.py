@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from awh_tf import errors, run_dir
 from awh_tf.training import train_lib
 from tests.evaluation.conftest import tiny_config
 
@@ -18,7 +19,7 @@ def test_restored_network_equals_trained_network(tmp_path_factory, tmp_path):
     moving = [v for v in trained.non_trainable_variables if "moving_mean" in v.path]
     assert moving and any(np.any(v.numpy() != 0) for v in moving)  # training updated them
 
-    restored, path = train_lib.restore_pose_network(config, workdir)
+    restored, path = run_dir.restore_pose_network(config, workdir)
     assert path.endswith("ckpt-2")
     for a, b in zip(trained.variables, restored.variables):
         assert a.path == b.path
@@ -36,5 +37,5 @@ def test_restore_refuses_another_architecture(tmp_path_factory, tmp_path):
     workdir = str(tmp_path / "run")
     train_lib.train(config, workdir, log=lambda *_: None, progress=False)
     wider = dataclasses.replace(config, model=dataclasses.replace(config.model, channels=16))
-    with pytest.raises(train_lib.TrainingError, match="does not hold this run's pose network"):
-        train_lib.restore_pose_network(wider, workdir)
+    with pytest.raises(errors.TrainingError, match="does not hold this run's pose network"):
+        run_dir.restore_pose_network(wider, workdir)

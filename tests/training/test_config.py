@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 from absl import flags
 
-from awh_tf.training import config as cfg_lib
-from awh_tf.training import flags as awh_flags
+from awh_tf import config as cfg_lib
+from awh_tf import flags as awh_flags
 
 
 

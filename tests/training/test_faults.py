@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from awh_tf import errors, run_dir
 from awh_tf.data.errors import DataError
 from awh_tf.training import train_lib
 from tests.evaluation.conftest import tiny_config
@@ -40,7 +41,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data_dir, monke
 
     monkeypatch.setattr(train_lib._Streams, "next", poisoned)
     workdir = str(tmp_path / "run")
-    with pytest.raises(train_lib.TrainingError) as info:
+    with pytest.raises(errors.TrainingError) as info:
         train_lib.train(config, workdir, log=_quiet, progress=False)
     message = str(info.value)
     assert "\n" not in message
@@ -48,7 +49,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data_dir, monke
     ckpts = tf.train.get_checkpoint_state(os.path.join(workdir, "checkpoints"))
     assert ckpts.model_checkpoint_path.endswith("ckpt-4")
     # The kept checkpoint is finite.
-    net, _ = train_lib.restore_pose_network(config, workdir)
+    net, _ = run_dir.restore_pose_network(config, workdir)
     assert all(np.all(np.isfinite(v.numpy())) for v in net.weights)
 
 
@@ -58,9 +59,9 @@ def test_incompatible_workdir_is_refused(tmp_path, data_dir):
     config = tiny_config(data_dir)
     config.save(str(workdir / "config.json"))
     other = dataclasses.replace(config, train=dataclasses.replace(config.train, lambda_wd=3.0))
-    with pytest.raises(train_lib.TrainingError, match=r"holds a run with another config \(train.lambda_wd"):
-        train_lib.check_workdir(other, str(workdir))
-    train_lib.check_workdir(config, str(workdir))  # the same config is fine (resume)
+    with pytest.raises(errors.TrainingError, match=r"holds a run with another config \(train.lambda_wd"):
+        run_dir.check_workdir(other, str(workdir))
+    run_dir.check_workdir(config, str(workdir))  # the same config is fine (resume)
 
 
 def test_missing_data_folder_is_one_line_error(tmp_path, data_dir):

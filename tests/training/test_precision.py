@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from awh_tf import run_dir
 from awh_tf.training import train_lib
-from awh_tf.training.config import Config, TrainConfig
+from awh_tf.config import Config, TrainConfig
 from tests.evaluation.conftest import tiny_config
 
 
@@ -49,7 +50,7 @@ def test_mixed_precision_run_trains_with_float32_variables(tmp_path, data_dir, p
     assert trainer.pose_network(np.zeros((1, 32, 32, 3), np.float32))["uv"].dtype == tf.float32
     dtypes = _checkpoint_dtypes(workdir)
     assert dtypes and set(dtypes.values()) == {tf.float32}
-    net, _ = train_lib.restore_pose_network(config, workdir)  # evaluation / export read it as float32
+    net, _ = run_dir.restore_pose_network(config, workdir)  # evaluation / export read it as float32
     assert net.dtype_policy.name == "float32"
     restored = {v.path: v.numpy() for v in net.weights}
     trained = {v.path: v.numpy() for v in trainer.pose_network.weights}

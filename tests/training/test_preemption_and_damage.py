@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from awh_tf import errors, run_dir
 from awh_tf.data.errors import DataError
 from awh_tf.training import faults, train_lib
 from tests.evaluation.conftest import tiny_config
@@ -72,7 +73,7 @@ def test_signal_saves_a_checkpoint_after_the_step_in_flight_and_resume_matches(
     monkeypatch.setattr(train_lib._Streams, "next", signalled)
     workdir = str(tmp_path / "run")
     before = signal.getsignal(signum)
-    with pytest.raises(train_lib.Interrupted) as info:
+    with pytest.raises(errors.Interrupted) as info:
         train_lib.train(config, workdir, log=Log(), progress=False)
     assert signal.getsignal(signum) is before  # the run's handlers are gone once it stops
     message = str(info.value)
@@ -186,7 +187,7 @@ def test_a_lock_that_cannot_be_written_is_one_line_and_released(tmp_path, monkey
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(faults.os, "fsync", full)
-    with pytest.raises(train_lib.TrainingError, match=r"cannot write the workdir lock \(No space left on device"):
+    with pytest.raises(errors.TrainingError, match=r"cannot write the workdir lock \(No space left on device"):
         with faults.WorkdirLock(str(tmp_path)):
             pass
     monkeypatch.undo()
@@ -205,12 +206,12 @@ def test_a_save_that_fails_after_indexing_keeps_the_new_checkpoint(tmp_path, dat
 
     monkeypatch.setattr(tf.train.CheckpointManager, "save", vanished_mount)
     workdir = str(tmp_path / "run")
-    with pytest.raises(train_lib.TrainingError) as info:
+    with pytest.raises(errors.TrainingError) as info:
         train_lib.train(_config(data_dir), workdir, log=Log(), progress=False)
     ckpt_dir = os.path.join(workdir, "checkpoints")
     assert str(info.value).startswith(f"step 4: wrote {os.path.join(ckpt_dir, 'ckpt-4')}, then could not remove")
     assert tf.train.latest_checkpoint(ckpt_dir).endswith("ckpt-4")
-    train_lib.restore_pose_network(_config(data_dir), workdir)
+    run_dir.restore_pose_network(_config(data_dir), workdir)
 
 
 def test_no_checkpoint_restores_is_one_line_and_leaves_them_untouched(tmp_path, data_dir, straight_run):
@@ -219,7 +220,7 @@ def test_no_checkpoint_restores_is_one_line_and_leaves_them_untouched(tmp_path, 
     for step in (2, 4, 6):
         _damage(os.path.join(ckpt_dir, f"ckpt-{step}"), "truncated data")
     before = {f: open(os.path.join(ckpt_dir, f), "rb").read() for f in os.listdir(ckpt_dir)}
-    with pytest.raises(train_lib.TrainingError) as info:
+    with pytest.raises(errors.TrainingError) as info:
         train_lib.train(_config(data_dir), workdir, log=Log(), progress=False)
     message = str(info.value)
     assert "\n" not in message and "none of the 3 checkpoints restores" in message and "ckpt-6" in message
@@ -247,7 +248,7 @@ def test_second_process_on_a_workdir_is_refused_and_a_stale_lock_taken_over(tmp_
     workdir = str(tmp_path / "run")
     holder = _lock_holder(workdir)
     try:
-        with pytest.raises(train_lib.TrainingError) as info:
+        with pytest.raises(errors.TrainingError) as info:
             train_lib.train(_config(data_dir, pretrain_steps=2), workdir, log=Log(), progress=False)
         message = str(info.value)
         assert "\n" not in message and f"is in use by process {holder.pid} on " in message
@@ -275,7 +276,7 @@ def test_failed_checkpoint_write_is_one_line_and_keeps_the_previous(tmp_path, da
 
     monkeypatch.setattr(tf.train.CheckpointManager, "save", disk_full)
     workdir = str(tmp_path / "run")
-    with pytest.raises(train_lib.TrainingError) as info:
+    with pytest.raises(errors.TrainingError) as info:
         train_lib.train(_config(data_dir), workdir, log=Log(), progress=False)
     ckpt_dir = os.path.join(workdir, "checkpoints")
     message = str(info.value)
@@ -284,7 +285,7 @@ def test_failed_checkpoint_write_is_one_line_and_keeps_the_previous(tmp_path, da
     assert "No space left on device" in message and message.endswith(os.path.join(ckpt_dir, "ckpt-2"))
     assert tf.train.latest_checkpoint(ckpt_dir).endswith("ckpt-2")
     assert not os.path.exists(os.path.join(ckpt_dir, "ckpt-4.data-00000-of-00001"))  # the partial file
-    train_lib.restore_pose_network(_config(data_dir), workdir)  # the previous one restores
+    run_dir.restore_pose_network(_config(data_dir), workdir)  # the previous one restores
 
 
 def _corrupt_first_test_image(data_dir, tmp_path):
@@ -294,7 +295,7 @@ def _corrupt_first_test_image(data_dir, tmp_path):
     from awh_tf.data import STB_TEST_SEQUENCES, STBDataset
 
     config = tiny_config(data_dir)
-    from awh_tf.training import data_setup
+    from awh_tf.data import data_setup
 
     data_setup.ensure_procedural_data(config.data, log=Log())
     copy = tmp_path / "data"

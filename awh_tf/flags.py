@@ -4,7 +4,7 @@ Every field of the config dataclasses is a flag of the same name (``--lambda_wd`
 ``--crop_margin`` …), with the dataclass default. A field name that appears in two sections (for example
 ``input_size`` in the model and the pipeline, or ``seed``) is one flag that sets both, so they can never
 disagree. Entry points call :func:`define_flags` once and :func:`config_from_flags` after parsing; library
-code receives the frozen :class:`~awh_tf.training.config.Config` and never reads ``FLAGS``.
+code receives the frozen :class:`~awh_tf.config.Config` and never reads ``FLAGS``.
 
 Flag files: ``--flagfile=configs/x.cfg``; a file may include a base with ``--flagfile=configs/base.cfg`` on
 its first line (paths are resolved from the working directory: run from the repository root).
@@ -15,9 +15,7 @@ import typing
 
 from absl import flags
 
-from awh_tf.training.config import Config, DataConfig, TrainConfig
-from awh_tf.data.pipeline import PipelineConfig
-from awh_tf.models.model_config import ModelConfig
+from awh_tf.config import Config, DataConfig, ModelConfig, PipelineConfig, TrainConfig
 
 FLAGS = flags.FLAGS
 
