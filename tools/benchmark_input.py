@@ -33,7 +33,7 @@ from absl import app, flags  # noqa: E402
 import numpy as np  # noqa: E402
 
 from awh_tf.config import PipelineConfig
-from awh_tf.data import pipeline  # noqa: E402
+from awh_tf.data import pipeline, transform# noqa: E402
 from awh_tf.data.precrop_cache import PrecropCache  # noqa: E402
 from awh_tf.data.rhd import RHDDataset  # noqa: E402
 from awh_tf.data.stb import STB_TRAIN_SEQUENCES, STBDataset  # noqa: E402
@@ -87,7 +87,7 @@ def time_stages(ds, cfg, n):
     samples = [ds[int(i)] for i in idx]
     t1 = time.perf_counter()
     for s in samples:
-        pipeline.process_sample(s, cfg, rng)
+        transform.process_sample(s, cfg, rng)
     t2 = time.perf_counter()
     return (t1 - t0) / len(idx), (t2 - t1) / len(idx)
 

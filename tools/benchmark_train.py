@@ -60,10 +60,9 @@ from absl import app, flags  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.python.profiler import model_analyzer, option_builder  # noqa: E402
 
-from awh_tf.data import pipeline  # noqa: E402
+from awh_tf.data import bad_samples, data_setup  # noqa: E402
 from awh_tf.keypoints import NUM_KEYPOINTS  # noqa: E402
 from awh_tf.models.flops import count_flops  # noqa: E402
-from awh_tf.data import data_setup  # noqa: E402
 from awh_tf.training import train_lib  # noqa: E402
 from awh_tf.flags import config_from_flags, define_flags  # noqa: E402
 
@@ -184,8 +183,8 @@ def benchmark_config(config, source, steps, warmup=2, log=print):
     if source == PIPELINE:
         data_setup.ensure_procedural_data(config.data, log=log)
         synthetic, real_train, _ = data_setup.open_domains(config.data)
-        bad_log = pipeline.BadSampleLog()
-        with pipeline.surface_data_errors(bad_log):
+        bad_log = bad_samples.BadSampleLog()
+        with bad_samples.surface_data_errors(bad_log):
             batch = train_lib._Streams(config, synthetic, real_train, bad_log, strategy).next(step0)
         # The first stream (and its prefetching threads) is dropped here, so none runs beside the cached steps.
     else:
@@ -221,12 +220,12 @@ def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, ste
     (every later epoch: the steady state of a run). The warm figures are the ``pipeline_*`` keys; the cold
     ones are ``cold_*``. Without the cache there is only the one (disk) timing.
     """
-    bad_log = pipeline.BadSampleLog()
+    bad_log = bad_samples.BadSampleLog()
     streams = train_lib._Streams(config, synthetic, real_train, bad_log, strategy)
     cached_mean = statistics.fmean(cached["times"])
 
     def timed(stream):
-        with pipeline.surface_data_errors(bad_log):
+        with bad_samples.surface_data_errors(bad_log):
             real = time_steps(joint_fn, lambda i: stream.next(start + i), steps, warmup)
         mean = statistics.fmean(real["times"])
         return {"step_mean_s": mean, "images_per_s": config.train.batch_size / mean, "ratio": mean / cached_mean,
@@ -237,7 +236,7 @@ def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, ste
     if config.pipeline.cache_precrops:
         result.update({f"cold_{k}": v for k, v in timing.items()})
         t0 = time.perf_counter()
-        with pipeline.surface_data_errors(bad_log):
+        with bad_samples.surface_data_errors(bad_log):
             count = streams.synthetic.fill() + streams.real_train.fill()
         result.update(cache_fill_s=time.perf_counter() - t0, cache_samples=count)
         timing = timed(train_lib._Streams(config, streams.synthetic, streams.real_train, bad_log, strategy))

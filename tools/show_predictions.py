@@ -36,11 +36,12 @@ def sample_epe(pred_xyz, gt_xyz, visible):
 def worst_indices(pose_net, dataset, config, n):
     """Loader indices of the ``n`` samples with the largest mean 3D EPE under the protocol."""
     from awh_tf import geometry
-    from awh_tf.data import pipeline
+    from awh_tf.data import bad_samples, pipeline
     from awh_tf.evaluation import predict_dataset
 
-    with pipeline.surface_data_errors():
-        ds = pipeline.make_eval_dataset(dataset, config.pipeline, 32)
+    log = bad_samples.BadSampleLog()
+    with bad_samples.surface_data_errors(log):
+        ds = pipeline.make_eval_dataset(dataset, config.pipeline, 32, log=log)
         pred = predict_dataset(pose_net, ds, max_samples=config.data.max_eval_samples)
     xyz = geometry.xyz_from_25d(pred["uv_pred"], pred["z_pred"], pred["crop_K"], pred["scale"],
                                 pred["root_depth"])

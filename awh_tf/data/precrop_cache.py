@@ -4,12 +4,12 @@ Reading a sample costs ~3.5 ms (RHD, 320×320) to ~14 ms (STB, 640×480 with dep
 cropping and augmenting it costs ~0.7 ms (``tools/benchmark_input.py``). On two cores the reads compete with the
 training step for the same CPUs. :class:`PrecropCache` wraps a loader: the first read of sample ``i`` keeps a
 ``[R, R]`` square around the hand (image bilinear, depth and mask nearest) with its uv and intrinsics mapped by
-the same affine; later reads return it. The pipeline's own crop (:func:`awh_tf.data.pipeline.process_sample`)
+the same affine; later reads return it. The pipeline's own crop (:func:`awh_tf.data.transform.process_sample`)
 then works on the small square exactly as on the full image — the square covers the largest augmented crop
 (``factor`` × the un-jittered crop side: scale jitter, centre jitter and a 45° rotation need about 1.86).
 
 With ``mirror_right`` (the pipeline's option of the same name) a right hand's square is stored mirrored to a left
-one (:func:`awh_tf.data.pipeline.mirror_sample`, an exact flip), so the pipeline does not flip it again at every
+one (:func:`awh_tf.data.transform.mirror_sample`, an exact flip), so the pipeline does not flip it again at every
 read; the crops are the same either way.
 
 Legend: R = ``size`` px. The cached sample keeps the loader's dict keys; ``image`` ``[R, R, 3]`` uint8,
@@ -29,7 +29,7 @@ import threading
 import numpy as np
 
 from awh_tf.data import crop
-from awh_tf.data.pipeline import mirror_sample
+from awh_tf.data.transform import mirror_sample
 
 
 def precrop_sample(sample, size, factor, margin, min_crop_size):

@@ -45,24 +45,13 @@ import scipy.io
 
 from awh_tf import keypoints as kp
 from awh_tf.data.errors import DataError, sample_index
-from awh_tf.data.image_io import (DepthRegistration, check_shape, decode_stb_depth,
-                                  read_png_bytes, read_rgb)
+from awh_tf.data.depth_registration import DepthRegistration
+from awh_tf.data.image_io import check_shape, decode_stb_depth, read_png_bytes, read_rgb
+from awh_tf.data.sk_cameras import IMAGE_HW, SK_COLOR_K, SK_DEPTH_K, SK_R, SK_T_MM, depth_to_color_frame
 from awh_tf.geometry import project
 
 STB_TRAIN_SEQUENCES = tuple(f"B{b}{kind}" for b in range(2, 7) for kind in ("Counting", "Random"))
 STB_TEST_SEQUENCES = ("B1Counting", "B1Random")
-
-IMAGE_HW = (480, 640)  # colour and depth images, (H, W) px
-SK_COLOR_K = np.array([[607.92271, 0.0, 314.78337],
-                       [0.0, 607.88192, 236.42484],
-                       [0.0, 0.0, 1.0]])
-SK_DEPTH_K = np.array([[475.62768, 0.0, 336.41179],
-                       [0.0, 474.77709, 238.77962],
-                       [0.0, 0.0, 1.0]])
-# Extrinsics with X_depth = SK_R @ X_colour + SK_T_MM (mm).
-SK_ROTVEC = np.array([0.00531, -0.01196, 0.00301])
-SK_R = cv2.Rodrigues(SK_ROTVEC)[0]
-SK_T_MM = np.array([-24.0381, -0.4563, -1.2326])
 
 HAND_BOX_MARGIN = 0.75  # hand box growth on each side, times the keypoints' larger extent
 HAND_BOX_PAD_PX = 20.0  # plus this many px on each side
@@ -74,16 +63,6 @@ DEPTH_REGIONS = ("full", "hand")
 
 _LAYOUT = ("expected <root>/images/<seq>/SK_color_<i>.png, <root>/images/<seq>/SK_depth_<i>.png "
            "and <root>/labels/<seq>_SK.mat (handPara (3, 21, N) mm)")
-
-
-def depth_to_color_frame(xyz_depth: np.ndarray) -> np.ndarray:
-    """Points [..., 3] mm in the SK depth camera frame -> colour camera frame: X_c = R^T (X_d - t)."""
-    return (np.asarray(xyz_depth, np.float64) - SK_T_MM) @ SK_R  # row-vector form of R^T (X - t)
-
-
-def color_to_depth_frame(xyz_color: np.ndarray) -> np.ndarray:
-    """Points [..., 3] mm in the SK colour camera frame -> depth camera frame: X_d = R X_c + t."""
-    return np.asarray(xyz_color, np.float64) @ SK_R.T + SK_T_MM
 
 
 def read_hand_para(path: str | os.PathLike) -> np.ndarray:

@@ -26,7 +26,7 @@ import sys
 import numpy as np
 
 from awh_tf import run_dir
-from awh_tf.data import data_setup, pipeline
+from awh_tf.data import bad_samples, data_setup, pipeline, transform
 from awh_tf.data.rhd import RHDDataset
 from awh_tf.evaluation import plots
 from awh_tf.evaluation.protocol import evaluate_predictions, format_table, predict_dataset
@@ -74,27 +74,31 @@ def open_split(data_cfg, split):
 def score(config, pose_network, dataset, synthetic, batch_size=32):
     """Predicts ``dataset`` (evaluation crops) and scores it: the STB protocol with its Procrustes and
     root-free variants when it has 3D labels, 2D metrics (crop and image px) when it has none. The mean-pose
-    baselines come from ``synthetic``. Wrap the call in ``pipeline.surface_data_errors()`` for one-line
-    data errors.
+    baselines come from ``synthetic``.
 
     Returns:
       :func:`awh_tf.evaluation.protocol.evaluate_predictions`'s dict.
+    Raises:
+      DataError: a sample cannot be read (one line naming file and index).
     """
     from awh_tf.evaluation.protocol import image_labels
 
-    ds = pipeline.make_eval_dataset(dataset, config.pipeline, batch_size)
-    pred = predict_dataset(pose_network, ds, max_samples=config.data.max_eval_samples)
-    mean_pose = mean_training_pose(config, synthetic)
+    log = bad_samples.BadSampleLog()
+    with bad_samples.surface_data_errors(log):
+        ds = pipeline.make_eval_dataset(dataset, config.pipeline, batch_size, log=log)
+        pred = predict_dataset(pose_network, ds, max_samples=config.data.max_eval_samples)
+        mean_pose = mean_training_pose(config, synthetic, log=log)
     labels = None
     if "has_3d" in pred and not np.asarray(pred["has_3d"]).any() and "image_wh" in dataset.annotations():
         labels = image_labels(dataset, config.pipeline.mirror_right)
     return evaluate_predictions(pred, mean_pose=mean_pose, image_labels=labels)
 
 
-def mean_training_pose(config, synthetic, max_samples=1000):
+def mean_training_pose(config, synthetic, max_samples=1000, log=None):
     """The synthetic training set's mean 2.5D pose in crop px (``uv`` [21, 2]) and bone units (``z_rel``
-    [21]), over its first ``max_samples`` evaluation crops: the mean-pose baseline of the protocol."""
-    ds = pipeline.make_eval_dataset(synthetic, config.pipeline, 64)
+    [21]), over its first ``max_samples`` evaluation crops: the mean-pose baseline of the protocol.
+    ``log``: the :class:`~awh_tf.data.bad_samples.BadSampleLog` of the caller's ``surface_data_errors``."""
+    ds = pipeline.make_eval_dataset(synthetic, config.pipeline, 64, log=log)
     uv, z, n = 0.0, 0.0, 0
     for batch in ds:
         uv += batch["uv"].numpy().sum(0)
@@ -109,16 +113,16 @@ def load_samples(dataset, indices, pipeline_cfg):
     """Pipeline elements (evaluation crops, no augmentation) of chosen samples, stacked.
 
     Returns:
-      dict of numpy arrays keyed by ``awh_tf.data.pipeline.FIELDS`` with a leading axis ``len(indices)``
+      dict of numpy arrays keyed by ``awh_tf.data.transform.FIELDS`` with a leading axis ``len(indices)``
       (``image`` [N, S, S, 3] in [0, 1], ``uv`` [N, 21, 2] crop px, ``xyz`` [N, 21, 3] mm …), plus ``name``
       (the loader's sample names).
     """
     elements, names = [], []
     for i in indices:
         sample = dataset[int(i)]
-        elements.append(pipeline.process_sample(sample, pipeline_cfg))
+        elements.append(transform.process_sample(sample, pipeline_cfg))
         names.append(sample.get("name", str(i)))
-    out = {k: np.stack([e[k] for e in elements]) for k in pipeline.FIELDS}
+    out = {k: np.stack([e[k] for e in elements]) for k in transform.FIELDS}
     out["name"] = names
     return out
 
@@ -170,8 +174,7 @@ def evaluate_network(config, workdir, pose_network, checkpoint, split="test", ba
       DataError: a sample of the split cannot be read (one line naming file and index).
     """
     dataset, synthetic = open_split(config.data, split)
-    with pipeline.surface_data_errors():
-        result = score(config, pose_network, dataset, synthetic, batch_size)
+    result = score(config, pose_network, dataset, synthetic, batch_size)
     what = split_name(config.data, split)
     result.update(name=config.name, split=split, checkpoint=checkpoint, real_domain=config.data.real_domain)
     json_name, pck_name, kp_name = output_names(split, checkpoint if chosen_checkpoint else None)

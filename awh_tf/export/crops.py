@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from awh_tf.data import RHDDataset, STB_TEST_SEQUENCES, STB_TRAIN_SEQUENCES, STBDataset
-from awh_tf.data import pipeline
+from awh_tf.data import bad_samples, pipeline
 from awh_tf.export.errors import ExportError
 
 CROP_SOURCES = ("real", "random")
@@ -63,9 +63,9 @@ def dataset_crops(ds, pipeline_cfg, k, what):
         raise ExportError(f"{what}: the dataset is empty")
     subset = _Subset(ds, spread_indices(len(ds), k))
     cfg = dataclasses.replace(pipeline_cfg, on_bad_sample="raise")
-    log = pipeline.BadSampleLog()
+    log = bad_samples.BadSampleLog()
     try:
-        with pipeline.surface_data_errors(log):  # the loader's one-line DataError, not tf.data's wrapper
+        with bad_samples.surface_data_errors(log):  # the loader's one-line DataError, not tf.data's wrapper
             batches = pipeline.make_eval_dataset(subset, cfg, batch_size=16, log=log)
             images = [b["image"] for b in batches.as_numpy_iterator()]
     except Exception as e:  # DataError, or any other failure inside tf.data (cut to one line)

@@ -31,7 +31,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from awh_tf import run_dir
-from awh_tf.data import data_setup, pipeline
+from awh_tf.data import bad_samples, data_setup, pipeline
 from awh_tf.data.precrop_cache import PrecropCache
 from awh_tf.errors import Interrupted, TrainingError
 from awh_tf.evaluation import evaluate_lib
@@ -239,7 +239,7 @@ def train(config, workdir, log=print, progress=True, domains=None, until_step=No
             _check_workers_agree(strategy, int(ckpt.step.numpy()))
         manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=config.train.keep_checkpoints)
         step, total = int(ckpt.step.numpy()), config.train.total_steps
-        bad_log = pipeline.BadSampleLog()
+        bad_log = bad_samples.BadSampleLog()
         streams = _Streams(config, synthetic, real_train, bad_log, strategy)
         pre_fn, joint_fn = make_step_functions(trainer, strategy)
         tb_dir = os.path.join(workdir, "tb") if is_chief else os.path.join(workdir, name, "tb")
@@ -247,7 +247,7 @@ def train(config, workdir, log=print, progress=True, domains=None, until_step=No
         bar = tqdm(total=total, initial=step, disable=not progress, desc=config.name, unit="step")
         t0 = time.time()
         try:
-            with pipeline.surface_data_errors(bad_log), _preemption(config, strategy, manager) as stop:
+            with bad_samples.surface_data_errors(bad_log), _preemption(config, strategy, manager) as stop:
                 step = _loop(config, trainer, streams, pre_fn, joint_fn, ckpt, manager, writer, bar, step,
                              until_step, stop)
         finally:

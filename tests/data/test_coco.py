@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from awh_tf.config import PipelineConfig
-from awh_tf.data import DataError, pipeline
+from awh_tf.data import DataError, pipeline, transform
 from awh_tf.data.coco import CocoHandDataset, coco_to_ours, held_out_images, nominal_K
 
 W, H = 40, 30
@@ -171,8 +171,8 @@ def test_pipeline_gives_no_3d_and_mirrors_right_hands(tmp_path):
     path, folder = write_coco(tmp_path)
     ds = CocoHandDataset(path, folder)
     cfg = PipelineConfig(input_size=16, depth_size=4, min_crop_size=8.0)
-    for labels in (pipeline.ALL_LABELS, pipeline.budget_labels("3d"), pipeline.budget_labels("2d")):
-        out = pipeline.process_sample(ds[1], cfg, labels=labels)  # a right hand: mirrored
+    for labels in (transform.ALL_LABELS, transform.budget_labels("3d"), transform.budget_labels("2d")):
+        out = transform.process_sample(ds[1], cfg, labels=labels)  # a right hand: mirrored
         assert not out["has_3d"] and not out["xyz"].any() and not out["scale"] and not out["has_depth"]
     # The crop's uv are the mirrored image's keypoints mapped by the crop: mapping back recovers them.
     right = ds[1]

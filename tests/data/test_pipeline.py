@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from awh_tf import geometry
 from awh_tf.config import PipelineConfig
-from awh_tf.data import pipeline
+from awh_tf.data import bad_samples, pipeline, transform
 from awh_tf.data.errors import DataError
 from awh_tf.keypoints import mirror_K, mirror_uv, mirror_xyz
 
@@ -84,7 +84,7 @@ ROTATING = dataclasses.replace(SMALL, input_size=64, rotation_deg=180.0, brightn
 
 @pytest.fixture
 def log():
-    return pipeline.BadSampleLog()
+    return bad_samples.BadSampleLog()
 
 
 def _z_rel_by_hand(xyz):
@@ -108,7 +108,7 @@ def _assert_consistent(el, marker=True):
 def test_process_sample_eager_keeps_labels_consistent(hand):
     ds = FakeHands(4, right=[1, 3])
     for i in ([0, 2] if hand == "left" else [1, 3]):
-        el = pipeline.process_sample(ds[i], ROTATING, np.random.default_rng(i))
+        el = transform.process_sample(ds[i], ROTATING, np.random.default_rng(i))
         _assert_consistent(el)
         assert el["image"].shape == (64, 64, 3) and el["image"].dtype == np.float32
         assert el["depth_target"].shape == (8, 8)
@@ -135,11 +135,11 @@ def test_batches_are_the_seeded_per_sample_processing():
         for position, index in enumerate(got):
             epoch = position // n
             # The real domain carries the default budget's labels (2D + depth, no 3D); the synthetic one all.
-            labels = pipeline.ALL_LABELS if key == "source" else pipeline.budget_labels("2d_depth")
-            expect = pipeline.process_sample(ds[index], SMALL, np.random.default_rng([7, stream, epoch, index]),
+            labels = transform.ALL_LABELS if key == "source" else transform.budget_labels("2d_depth")
+            expect = transform.process_sample(ds[index], SMALL, np.random.default_rng([7, stream, epoch, index]),
                                              labels=labels)
             b, row = batches[position // 2][key], position % 2
-            for field in pipeline.FIELDS:
+            for field in transform.FIELDS:
                 np.testing.assert_array_equal(b[field][row], expect[field], err_msg=f"{key} {position} {field}")
 
 
@@ -163,15 +163,15 @@ def test_labels_the_codec_refuses_are_a_data_error_naming_the_sample(log):
 
     dataset = pipeline.make_eval_dataset(ZeroBone(3), SMALL, 3, log=log)
     with pytest.raises(DataError, match=r"fake/00001: sample 1: .*zero-length reference bone"):
-        with pipeline.surface_data_errors(log):
+        with bad_samples.surface_data_errors(log):
             _take(dataset, 1)
 
 
 def test_mirrored_sample_is_the_flip_the_formula_says():
     ds = FakeHands(1, right=[0])
     sample = ds[0]
-    mirrored = pipeline.process_sample(sample, SMALL)
-    plain = pipeline.process_sample(sample, dataclasses.replace(SMALL, mirror_right=False))
+    mirrored = transform.process_sample(sample, SMALL)
+    plain = transform.process_sample(sample, dataclasses.replace(SMALL, mirror_right=False))
     S = SMALL.input_size
     # The crop box is symmetric, so mirroring the image flips the crop: u' = S - 1 - u, X' = -X.
     np.testing.assert_allclose(mirrored["uv"], np.stack([S - 1 - plain["uv"][:, 0], plain["uv"][:, 1]], 1),
@@ -185,8 +185,8 @@ def test_mirrored_sample_is_the_flip_the_formula_says():
     left = dict(sample, hand="left", image=sample["image"][:, ::-1], depth=sample["depth"][:, ::-1],
                 mask=sample["mask"][:, ::-1], uv=mirror_uv(sample["uv"], w), xyz=mirror_xyz(sample["xyz"]),
                 K=mirror_K(sample["K"], w))
-    by_formula = pipeline.process_sample(left, SMALL)
-    for key in pipeline.FIELDS:
+    by_formula = transform.process_sample(left, SMALL)
+    for key in transform.FIELDS:
         np.testing.assert_allclose(mirrored[key], by_formula[key], atol=1e-5, err_msg=key)
 
 
@@ -195,7 +195,7 @@ def test_depth_target_in_unit_range_and_zero_off_the_hand(with_mask):
     ds = FakeHands(3, domain=0 if with_mask else 1, with_mask=with_mask)
     cfg = dataclasses.replace(SMALL, depth_size=32)
     for i in range(3):
-        sample, el = ds[i], pipeline.process_sample(ds[i], cfg)
+        sample, el = ds[i], transform.process_sample(ds[i], cfg)
         # Without augmentation A = crop_K K^-1; the target is the depth cropped with it (S = D here).
         A = el["crop_K"].astype(np.float64) @ np.linalg.inv(sample["K"])
         raw = cv2.warpAffine(sample["depth"], A[:2], (32, 32), flags=cv2.INTER_NEAREST)
@@ -215,7 +215,7 @@ def test_depth_target_in_unit_range_and_zero_off_the_hand(with_mask):
 
 def test_sample_without_depth_gets_an_all_zero_target():
     sample = dict(FakeHands(1, right=[0])[0], depth=None)
-    el = pipeline.process_sample(sample, SMALL)
+    el = transform.process_sample(sample, SMALL)
     assert el["depth_target"].shape == (8, 8) and not el["depth_target"].any()
 
 
@@ -252,7 +252,7 @@ def test_eval_dataset_is_every_sample_in_order_unaugmented():
     batches = _take(pipeline.make_eval_dataset(ds, SMALL, 2), 10)
     assert [len(b["index"]) for b in batches] == [2, 2, 1]
     np.testing.assert_array_equal(np.concatenate([b["index"] for b in batches]), np.arange(5))
-    np.testing.assert_allclose(batches[0]["image"][1], pipeline.process_sample(ds[1], SMALL)["image"])
+    np.testing.assert_allclose(batches[0]["image"][1], transform.process_sample(ds[1], SMALL)["image"])
 
 
 def test_skip_mode_drops_bad_sample_and_counts_it(log):
@@ -261,7 +261,7 @@ def test_skip_mode_drops_bad_sample_and_counts_it(log):
     batches = _take(pipeline.make_eval_dataset(ds, cfg, 2, log=log), 10)
     np.testing.assert_array_equal(np.concatenate([b["index"] for b in batches]), [0, 1, 3, 4])
     assert log.count == 1
-    report = pipeline.skipped_report(log)
+    report = log.report()
     assert "skipped 1" in report and "#2" in report and "fake/00002.png: sample 2: truncated PNG" in report
 
 
@@ -269,10 +269,28 @@ def test_raise_mode_surfaces_the_one_line_message(log):
     ds = FakeHands(4, bad=[1])
     dataset = pipeline.make_eval_dataset(ds, SMALL, 1, log=log)
     with pytest.raises(DataError) as info:
-        with pipeline.surface_data_errors(log):
+        with bad_samples.surface_data_errors(log):
             _take(dataset, 4)
     assert str(info.value) == "fake/00001.png: sample 1: truncated PNG (no IEND chunk at the end)"
     assert info.value.index == 1
+
+
+def test_raise_mode_without_a_log_still_surfaces_the_one_line_message():
+    # No module-level log: a dataset built without one, iterated under surface_data_errors() without one,
+    # still ends in the loader's one line (rebuilt from tf.data's wrapped message), not an OpError.
+    dataset = pipeline.make_eval_dataset(FakeHands(4, bad=[2]), SMALL, 1)
+    with pytest.raises(DataError) as info:
+        with bad_samples.surface_data_errors():
+            _take(dataset, 4)
+    assert str(info.value) == "fake/00002.png: sample 2: truncated PNG (no IEND chunk at the end)"
+
+
+def test_two_datasets_keep_their_own_bad_sample_logs():
+    cfg = dataclasses.replace(SMALL, on_bad_sample="skip")
+    first, second = bad_samples.BadSampleLog(), bad_samples.BadSampleLog()
+    _take(pipeline.make_eval_dataset(FakeHands(4, bad=[1]), cfg, 1, log=first), 3)
+    _take(pipeline.make_eval_dataset(FakeHands(4, bad=[0, 3]), cfg, 1, log=second), 2)
+    assert sorted(first.skipped) == [("eval", 1)] and sorted(second.skipped) == [("eval", 0), ("eval", 3)]
 
 
 def test_skip_mode_refuses_an_all_bad_dataset(log):
@@ -328,14 +346,14 @@ def _write_stb(root, n=2, seq="B2Counting"):
     """An n-frame STB sequence: labels in the depth camera frame, STB order; a depth plate behind the hand."""
     import scipy.io
 
-    from awh_tf.data import stb
+    from awh_tf.data import sk_cameras
     from awh_tf.keypoints import ours_to_stb
 
     (root / "images" / seq).mkdir(parents=True)
     (root / "labels").mkdir(parents=True)
     rng = np.random.default_rng(5)
     xyz = rng.normal(0.0, 30.0, (n, 21, 3)) * [1.0, 1.0, 0.5] + [0.0, 0.0, 450.0]
-    para = stb.color_to_depth_frame(ours_to_stb(xyz))  # [n, 21, 3] mm, depth frame
+    para = sk_cameras.color_to_depth_frame(ours_to_stb(xyz))  # [n, 21, 3] mm, depth frame
     scipy.io.savemat(root / "labels" / f"{seq}_SK.mat", {"handPara": np.transpose(para, (2, 1, 0))})
     for i in range(n):
         image = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)

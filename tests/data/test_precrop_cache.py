@@ -6,7 +6,7 @@ import pytest
 
 from awh_tf import geometry
 from awh_tf.config import PipelineConfig
-from awh_tf.data import pipeline
+from awh_tf.data import transform
 from awh_tf.data.precrop_cache import PrecropCache, precrop_sample
 
 
@@ -47,8 +47,8 @@ def test_crop_from_cache_equals_crop_from_full_image(index):
     ds = _FakeLoader()
     cfg = PipelineConfig(input_size=32, depth_size=8)
     cache = PrecropCache(ds, cfg.input_size, 2.0, cfg.crop_margin, cfg.min_crop_size)
-    direct = pipeline.process_sample(ds[index], cfg)
-    via_cache = pipeline.process_sample(cache[index], cfg)
+    direct = transform.process_sample(ds[index], cfg)
+    via_cache = transform.process_sample(cache[index], cfg)
     np.testing.assert_allclose(via_cache["uv"], direct["uv"], atol=1e-3)
     np.testing.assert_allclose(via_cache["z_rel"], direct["z_rel"], atol=1e-6)
     np.testing.assert_allclose(geometry.project(via_cache["xyz"], via_cache["crop_K"]), via_cache["uv"], atol=1e-3)
@@ -63,9 +63,9 @@ def test_mirrored_cache_gives_the_same_crops():
     mirrored = PrecropCache(ds, cfg.input_size, 2.0, cfg.crop_margin, cfg.min_crop_size, mirror_right=True)
     assert mirrored[1]["hand"] == "left" and plain[1]["hand"] == "right" and mirrored[0]["hand"] == "left"
     for index in (0, 1):
-        a = pipeline.process_sample(plain[index], cfg, np.random.default_rng(index))
-        b = pipeline.process_sample(mirrored[index], cfg, np.random.default_rng(index))
-        for key in pipeline.FIELDS:
+        a = transform.process_sample(plain[index], cfg, np.random.default_rng(index))
+        b = transform.process_sample(mirrored[index], cfg, np.random.default_rng(index))
+        for key in transform.FIELDS:
             np.testing.assert_array_equal(b[key], a[key], err_msg=key)
 
 

@@ -11,7 +11,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from awh_tf.data import STB_TEST_SEQUENCES, STB_TRAIN_SEQUENCES, DataError, STBDataset
-from awh_tf.data.image_io import DepthRegistration, decode_stb_depth
+from awh_tf.data.depth_registration import DepthRegistration
+from awh_tf.data.image_io import decode_stb_depth
 from awh_tf.data.stb import hand_box
 from tests.data import fixtures
 

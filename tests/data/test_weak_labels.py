@@ -13,9 +13,9 @@ import pytest
 import tensorflow as tf
 
 from awh_tf.config import PipelineConfig
-from awh_tf.data import STBDataset, pipeline
+from awh_tf.data import STBDataset, pipeline, transform
 from awh_tf.data.precrop_cache import PrecropCache
-from awh_tf.data.stb import SK_COLOR_K, SK_DEPTH_K, SK_R, SK_T_MM
+from awh_tf.data.sk_cameras import SK_COLOR_K, SK_DEPTH_K, SK_R, SK_T_MM
 from tests.data import fixtures
 from tests.data.test_pipeline import FakeHands
 
@@ -107,14 +107,14 @@ def test_the_oracle_budget_does_see_3d(real_pair):
 
 
 def test_label_fraction_picks_frames_by_seed():
-    chosen = pipeline.labelled_frames(10, 0.3, seed=5)
-    assert chosen.sum() == 3 and (chosen == pipeline.labelled_frames(10, 0.3, seed=5)).all()
-    assert not (chosen == pipeline.labelled_frames(10, 0.3, seed=6)).all()
-    assert pipeline.labelled_frames(10, 1.0, 0).all() and not pipeline.labelled_frames(10, 0.0, 0).any()
-    labels_of = pipeline.target_labels(10, "2d", 0.3, seed=5)
+    chosen = transform.labelled_frames(10, 0.3, seed=5)
+    assert chosen.sum() == 3 and (chosen == transform.labelled_frames(10, 0.3, seed=5)).all()
+    assert not (chosen == transform.labelled_frames(10, 0.3, seed=6)).all()
+    assert transform.labelled_frames(10, 1.0, 0).all() and not transform.labelled_frames(10, 0.0, 0).any()
+    labels_of = transform.target_labels(10, "2d", 0.3, seed=5)
     assert [labels_of(i).has_2d for i in range(10)] == list(chosen)
     with pytest.raises(ValueError, match="target_labels"):
-        pipeline.budget_labels("depth")
+        transform.budget_labels("depth")
 
 
 def test_unlabelled_frames_still_come_but_carry_no_labels(real_pair):
@@ -122,7 +122,7 @@ def test_unlabelled_frames_still_come_but_carry_no_labels(real_pair):
     batches = _target_batches(plain, "2d_depth", steps=3, fraction=0.5)
     has_2d = np.concatenate([b["has_2d"] for b in batches])
     index = np.concatenate([b["index"] for b in batches])
-    chosen = pipeline.labelled_frames(len(plain), 0.5, seed=5)
+    chosen = transform.labelled_frames(len(plain), 0.5, seed=5)
     np.testing.assert_array_equal(has_2d, chosen[index])
     assert has_2d.any() and not has_2d.all()
     for b in batches:

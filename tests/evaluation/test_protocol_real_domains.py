@@ -6,7 +6,7 @@ import pytest
 
 from awh_tf import metrics
 from awh_tf.config import PipelineConfig
-from awh_tf.data import pipeline
+from awh_tf.data import transform
 from awh_tf.evaluation import protocol
 
 
@@ -55,11 +55,11 @@ def test_crop_to_image_undoes_the_pipeline_crop_of_a_mirrored_right_hand():
     sample = {"image": np.zeros((height, width, 3), np.uint8), "depth": None, "mask": None, "uv": uv, "xyz": None,
               "visible": np.ones(21, bool), "K": K, "hand": "right", "index": 0, "domain": 1}
     cfg = PipelineConfig(input_size=16, depth_size=4, min_crop_size=8.0)
-    out = pipeline.process_sample(sample, cfg, rng=np.random.default_rng(2))  # augmented: rotated, jittered
+    out = transform.process_sample(sample, cfg, rng=np.random.default_rng(2))  # augmented: rotated, jittered
     back = protocol.crop_to_image(out["uv"][None], out["crop_K"][None], K[None], np.array([width]), np.array([True]))
     np.testing.assert_allclose(back[0], uv, atol=1e-3)
     left = dict(sample, hand="left")
-    out = pipeline.process_sample(left, cfg)
+    out = transform.process_sample(left, cfg)
     back = protocol.crop_to_image(out["uv"][None], out["crop_K"][None], K[None], np.array([width]), np.array([False]))
     np.testing.assert_allclose(back[0], uv, atol=1e-3)
 

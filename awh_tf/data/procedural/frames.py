@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from awh_tf import geometry, keypoints
+from awh_tf.data import sk_cameras
 from awh_tf.data.procedural import cameras, domains, primitives, renderer, scene
 
 RHD_DOMAIN, STB_DOMAIN = 0, 1
@@ -153,8 +154,8 @@ def rhd_frame(seed: int, split: int, index: int, bank: domains.NoiseBank) -> Rhd
         mask=labels, xyz=xyz, uv=uv, visible=visible, K=K, hand=side)
 
 
-def real_colour(rng, bank, hand, joints, radii, prims, K=cameras.SK_COLOR_K,
-                hw=(cameras.STB_HEIGHT, cameras.STB_WIDTH)):
+def real_colour(rng, bank, hand, joints, radii, prims, K=sk_cameras.SK_COLOR_K,
+                hw=sk_cameras.IMAGE_HW):
     """The real-looking colour image (uint8 BGR ``[H, W, 3]``, default STB's colour camera and 640×480) and
     the keypoints' visibility ``[21]`` in it; H and W even, at most 480 and 640.
 
@@ -182,9 +183,10 @@ def _stb_depth(rng, bank, prims) -> np.ndarray:
     The depth camera works at half resolution (its K scaled), upsampled by pixel replication: a
     structured-light camera's depth is coarser than its pixel grid, and it quarters the cost.
     """
-    height, width = cameras.STB_HEIGHT, cameras.STB_WIDTH
-    k_half, half_h, half_w = cameras.scaled_K(cameras.SK_DEPTH_K, 0.5), height // 2, width // 2
-    depth, index_map = renderer.render(prims.transformed(cameras.SK_R, cameras.SK_T), k_half, half_h, half_w)
+    height, width = sk_cameras.IMAGE_HW
+    k_half, half_h, half_w = cameras.scaled_K(sk_cameras.SK_DEPTH_K, 0.5), height // 2, width // 2
+    depth, index_map = renderer.render(prims.transformed(sk_cameras.SK_R, sk_cameras.SK_T_MM), k_half, half_h,
+                                       half_w)
     scene_depth = domains.wall_depth(rng, k_half, half_h, half_w)
     np.copyto(scene_depth, depth, where=index_map >= 0)
     return cv2.resize(domains.depth_sensor(rng, bank, scene_depth), (width, height),
@@ -194,7 +196,7 @@ def _stb_depth(rng, bank, prims) -> np.ndarray:
 def stb_frame(seed: int, sequence: int, index: int, bank: domains.NoiseBank) -> StbFrame:
     """Synthesises frame ``index`` of STB sequence number ``sequence``; see the module docstring."""
     rng = sample_rng(seed, STB_DOMAIN, sequence, index)
-    K, height, width = cameras.SK_COLOR_K, cameras.STB_HEIGHT, cameras.STB_WIDTH
+    K, (height, width) = sk_cameras.SK_COLOR_K, sk_cameras.IMAGE_HW
     sleeve = domains.clothing(rng) if rng.uniform() < 0.6 else None
     hand = scene.sample_hand(rng, "left", skin=domains.real_skin(rng), sleeve=sleeve)
     size_px = rng.uniform(150.0, 300.0)
@@ -204,5 +206,5 @@ def stb_frame(seed: int, sequence: int, index: int, bank: domains.NoiseBank) -> 
     color, visible = real_colour(rng, bank, hand, joints, radii, prims)
     depth = _stb_depth(rng, bank, prims)
     xyz_ours, visible_ours = keypoints.rhd_hand_to_ours(joints, visible)
-    return StbFrame(color_bgr=color, depth_mm=depth, xyz_depth=cameras.colour_to_depth(xyz_ours),
+    return StbFrame(color_bgr=color, depth_mm=depth, xyz_depth=sk_cameras.color_to_depth_frame(xyz_ours),
                     uv=geometry.project(xyz_ours, K), visible=visible_ours)
