@@ -7,7 +7,9 @@ disagree. Entry points call :func:`define_flags` once and :func:`config_from_fla
 code receives the frozen :class:`~awh_tf.config.Config` and never reads ``FLAGS``.
 
 Flag files: ``--flagfile=configs/x.cfg``; a file may include a base with ``--flagfile=configs/base.cfg`` on
-its first line (paths are resolved from the working directory: run from the repository root).
+its first line, or a fragment such as ``configs/paper_size.cfg`` on any line (expanded in place: a later flag
+overrides an earlier one; paths are resolved from the working directory: run from the repository root).
+:func:`config_from_args` accepts ``--flagfile=`` too.
 """
 
 import dataclasses

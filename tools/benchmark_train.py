@@ -44,7 +44,6 @@ training loop does. The printed lines:
 The machine is shared by whatever else runs: read the numbers of a busy machine as lower bounds.
 """
 
-import copy
 import os
 import resource
 import statistics
@@ -64,7 +63,7 @@ from awh_tf.data import bad_samples, data_setup  # noqa: E402
 from awh_tf.keypoints import NUM_KEYPOINTS  # noqa: E402
 from awh_tf.models.flops import count_flops  # noqa: E402
 from awh_tf.training import train_lib  # noqa: E402
-from awh_tf.flags import config_from_flags, define_flags  # noqa: E402
+from awh_tf.flags import config_from_args, define_flags  # noqa: E402
 
 PIPELINE, RANDOM = "pipeline", "random"
 PIPELINE_TARGET = 1.15
@@ -313,6 +312,7 @@ def format_report(report, configs):
 # -- CLI -----------------------------------------------------------------------------------------------
 
 FLAGS = flags.FLAGS
+DEMO_FLAGFILE, PAPER_FLAGFILE = "configs/demo.cfg", "configs/rhd_stb_awh.cfg"
 
 
 def define_cli_flags():
@@ -324,8 +324,8 @@ def define_cli_flags():
     flags.DEFINE_integer("warmup", 2, "Untimed steps after the tracing call (per feed).")
     flags.DEFINE_integer("batch_size_paper", 8, "Global batch of the paper size (half synthetic, half real).")
     flags.DEFINE_integer("matmul_size", 2048, "N of the N x N fp32 matmul that measures the machine.")
-    flags.DEFINE_string("demo_flagfile", "configs/demo.cfg", "Flag file of the demo configuration.")
-    flags.DEFINE_string("paper_flagfile", "configs/rhd_stb_awh.cfg", "Flag file of the paper-size model.")
+    flags.DEFINE_string("demo_flagfile", DEMO_FLAGFILE, "Flag file of the demo configuration.")
+    flags.DEFINE_string("paper_flagfile", PAPER_FLAGFILE, "Flag file of the paper-size model.")
     flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "--precision of each timed configuration "
                       "(every configuration runs once per precision; the demo's real-pipeline timing only in the "
                       "first, the others on its cached batch's shapes).")
@@ -333,13 +333,21 @@ def define_cli_flags():
 
 
 def config_from_flagfile(path, *overrides):
-    """A Config from a flag file plus ``--name=value`` overrides, on a copy of the flags at their defaults."""
+    """A Config from a flag file plus ``--name=value`` overrides, parsed on fresh flag values at their
+    defaults (:func:`awh_tf.flags.config_from_args`; this tool's own flags play no part)."""
     if not os.path.isfile(path):
         raise SystemExit(f"{path}: no such flag file (run from the repository root)")
-    values = copy.deepcopy(FLAGS)
-    values.unparse_flags()
-    values([sys.argv[0], f"--flagfile={path}", *overrides])
-    return config_from_flags(values)
+    return config_from_args([f"--flagfile={path}", *overrides])
+
+
+def demo_config(data_dir, precision="float32", flagfile=DEMO_FLAGFILE):
+    """The ``demo`` case: the demo flag file on the procedural data in ``data_dir``."""
+    return config_from_flagfile(flagfile, f"--data_dir={data_dir}", f"--precision={precision}")
+
+
+def paper_config(batch_size=8, precision="float32", flagfile=PAPER_FLAGFILE):
+    """The ``paper`` case: the paper-size model and objective of ``flagfile`` at global batch ``batch_size``."""
+    return config_from_flagfile(flagfile, "--name=paper", f"--batch_size={batch_size}", f"--precision={precision}")
 
 
 def main(argv):
@@ -357,13 +365,10 @@ def main(argv):
         for i, precision in enumerate(FLAGS.precisions):
             label = name if len(FLAGS.precisions) == 1 else f"{name} {precision}"
             if name == "demo":
-                configs[label] = config_from_flagfile(FLAGS.demo_flagfile, f"--data_dir={FLAGS.data_dir}",
-                                                      f"--precision={precision}")
+                configs[label] = demo_config(FLAGS.data_dir, precision, FLAGS.demo_flagfile)
                 cases.append((label, configs[label], PIPELINE if i == 0 else RANDOM, FLAGS.steps))
             else:
-                configs[label] = config_from_flagfile(FLAGS.paper_flagfile, "--name=paper",
-                                                      f"--batch_size={FLAGS.batch_size_paper}",
-                                                      f"--precision={precision}")
+                configs[label] = paper_config(FLAGS.batch_size_paper, precision, FLAGS.paper_flagfile)
                 cases.append((label, configs[label], RANDOM, FLAGS.paper_steps))
     report = run_benchmark(cases, warmup=FLAGS.warmup, matmul_n=FLAGS.matmul_size,
                            log=lambda msg: print(msg, flush=True))

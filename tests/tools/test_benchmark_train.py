@@ -115,3 +115,20 @@ def test_each_precision_is_measured_against_its_own_matmul_ceiling(tmp_path_fact
     lines = bt.format_report(report, {"f32": config, "bf16": bf16})
     assert lines[1].startswith("matmul 64x64 bf16") and "mixed_bfloat16" in "\n".join(lines)
     assert any("of bf16 matmul (paper-size target >= 0.55" in line for line in lines)
+
+
+def test_the_paper_case_is_the_paper_size_network_on_fresh_flags():
+    """``paper``: configs/rhd_stb_awh.cfg's network (= ModelConfig.paper_size() on the fields it sets) and
+    objective, parsed on fresh flag values (not a copy of absl's global ones)."""
+    from awh_tf.config import ModelConfig
+
+    config = bt.paper_config(batch_size=8, precision="mixed_bfloat16")
+    paper = ModelConfig.paper_size()
+    fields = ("input_size", "channels", "num_stacks", "hourglass_depth", "num_residual", "heatmap_stride",
+              "critic_filters", "critic_units", "depth_reg_size", "depth_reg_units", "depth_reg_filters")
+    assert {f: getattr(config.model, f) for f in fields} == {f: getattr(paper, f) for f in fields}
+    assert config.pipeline.input_size == 256 and config.pipeline.depth_size == 64
+    assert (config.name, config.train.batch_size, config.train.precision) == ("paper", 8, "mixed_bfloat16")
+    assert config.train.da == "awh"
+    demo = bt.demo_config("/tmp/d")
+    assert demo.data.data_dir == "/tmp/d" and demo.model.input_size == 64 and demo.name == "demo"

@@ -1,4 +1,5 @@
-"""The ablation suite runner: configs from a base flag file, resumability, the report's numbers."""
+"""The ablation suite runner (awh_tf.experiments, tools/run_experiments.py): configs from a base flag file,
+resumability, the report's numbers."""
 
 import json
 import os
@@ -8,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tools import run_experiments as rx
+from awh_tf import experiments as rx
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
