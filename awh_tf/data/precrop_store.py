@@ -57,7 +57,7 @@ import numpy as np
 from awh_tf.data import crop, image_io
 from awh_tf.data.errors import DataError, sample_index
 from awh_tf.data.pipeline import mirror_sample
-from awh_tf.data.precrop_cache import precrop_sample
+from awh_tf.data.precrop_cache import PrecropCache, precrop_sample
 
 FORMAT_VERSION = 1
 CHUNK_SAMPLES = 256
@@ -415,3 +415,15 @@ class PrecropStore:
             raise DataError.at(path, f"precrop store record corrupt (bad header or checksum); delete {self.folder} "
                                      "to rebuild it", i)
         return _decode(buf, self.fields)
+
+
+def wrap_precrops(ds, p, log=print):
+    """``ds`` with its precrop squares as :class:`~awh_tf.config.PipelineConfig` ``p`` asks (``cache_precrops``
+    true): a :class:`PrecropStore` in ``p.precrop_store_dir``, else an in-memory :class:`PrecropCache`;
+    ``ds`` itself when it is one of them already (passed in warm, e.g. by a suite)."""
+    if isinstance(ds, (PrecropCache, PrecropStore)):
+        return ds
+    if p.precrop_store_dir:
+        return PrecropStore(ds, p.precrop_store_dir, p.input_size, p.precrop_factor, p.crop_margin, p.min_crop_size,
+                            p.mirror_right, log=log)
+    return PrecropCache(ds, p.input_size, p.precrop_factor, p.crop_margin, p.min_crop_size, p.mirror_right)

@@ -2,15 +2,18 @@
 is invalidated by a change of the data or crop settings, survives a killed build, and refuses bad files in one
 line. One tiny procedural dataset (6 RHD + 20 STB training frames) per module."""
 
+import dataclasses
 import os
 
 import numpy as np
 import pytest
 
+from awh_tf.config import PipelineConfig
+from awh_tf.data import pipeline
 from awh_tf.data import STBDataset, RHDDataset, STB_TRAIN_SEQUENCES
 from awh_tf.data.errors import DataError
 from awh_tf.data.precrop_cache import PrecropCache
-from awh_tf.data.precrop_store import PrecropStore
+from awh_tf.data.precrop_store import PrecropStore, wrap_precrops
 from awh_tf.data.procedural import generation
 
 INPUT = 16  # square R = 40 px: fast
@@ -147,3 +150,19 @@ def test_unwritable_location_is_one_line(data, tmp_path):
     with pytest.raises(DataError, match="a_file/stores/RHDDataset-6-.*: cannot create the precrop store") as e:
         _store(_rhd(data), blocker / "stores")
     assert "\n" not in str(e.value) and "--precrop_store_dir" in str(e.value)
+
+
+def test_training_batches_are_bit_identical(data, tmp_path):
+    # What a run sees with --precrop_store_dir is what it sees with the in-memory cache, bit for bit.
+    cfg = PipelineConfig(input_size=INPUT, depth_size=8, cache_precrops=True)
+    stored = dataclasses.replace(cfg, precrop_store_dir=str(tmp_path))
+    in_memory = [wrap_precrops(ds, cfg) for ds in (_rhd(data), _stb(data))]
+    on_disk = [wrap_precrops(ds, stored, log=None) for ds in (_rhd(data), _stb(data))]
+    assert isinstance(in_memory[0], PrecropCache) and isinstance(on_disk[1], PrecropStore)
+    assert wrap_precrops(on_disk[0], cfg) is on_disk[0]  # passed in already wrapped (a suite): kept
+    a = pipeline.make_train_dataset(*in_memory, cfg, 8, seed=0)
+    b = pipeline.make_train_dataset(*on_disk, cfg, 8, seed=0)
+    for x, y in zip(a.take(4), b.take(4)):  # 16 samples a domain: both epochs' orders
+        for half in ("source", "target"):
+            for key in x[half]:
+                np.testing.assert_array_equal(x[half][key].numpy(), y[half][key].numpy(), err_msg=key)
