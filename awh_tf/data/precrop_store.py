@@ -7,8 +7,9 @@ grows with the dataset (~200 KB a sample at R = 160). :class:`PrecropStore` comp
 bit for bit the same) once, up front, writes them to disk, and reads one sample at a time with ``os.preadv`` into
 a fresh buffer: the process holds no more than the samples in flight, whatever the dataset size (the kernel's page
 cache keeps recently read records, but that memory is the kernel's, reclaimable and not the process's RSS; pages
-of an ``np.memmap`` would count in RSS as file-backed pages once touched). Same interface as a loader (``len``,
-``ds[i]``, ``annotations()``), so the pipeline needs no change.
+of an ``np.memmap`` count in RSS as file-backed pages once touched: reading all 3000 records of the demo's RHD
+store, 589 MB, left RSS at 26 MB with ``preadv`` and at 629 MB, RssFile 616 MB, through memmaps). Same interface as
+a loader (``len``, ``ds[i]``, ``annotations()``), so the pipeline needs no change.
 
 Layout: ``<store_dir>/<Loader>-<N>-<key>/`` holding ``chunk-00000.bin`` ... (``CHUNK_SAMPLES`` fixed-size records
 each, the last one shorter) and ``manifest.json`` (written last). A record = a 16-byte header (magic, sample
