@@ -58,6 +58,9 @@ class PipelineConfig:
       cache_precrops: keep each training sample's hand region in memory after its first read
         (``awh_tf.data.precrop_cache``): later epochs skip PNG decoding and depth registration.
       precrop_factor: side of that cached square relative to the un-jittered crop (covers the jitter).
+      precrop_store_dir: with ``cache_precrops``, keep those squares on disk in this folder instead of in
+        memory (``awh_tf.data.precrop_store``: the same arrays, built once per dataset and crop settings, up
+        front, and reused by every later run; memory flat in dataset size); empty = in memory.
       prefetch: batches to prefetch; ``-1`` = ``tf.data.AUTOTUNE``.
       seed: default seed of the order and augmentation (a function's ``seed`` argument overrides it).
     """
@@ -88,6 +91,7 @@ class PipelineConfig:
     seed: int = 0
     cache_precrops: bool = False
     precrop_factor: float = 2.0
+    precrop_store_dir: str = ""
 
     def __post_init__(self):
         if self.input_size < 8 or self.depth_size < 2:
@@ -517,7 +521,7 @@ def _dataclass_from_dict(cls, d, section):
 RESUMABLE_FIELDS = {
     ("train", "train_steps"), ("train", "eval_every"), ("train", "log_every"),
     ("train", "checkpoint_every"), ("train", "keep_checkpoints"), ("data", "max_eval_samples"),
-    ("train", "strategy"), ("pipeline", "num_parallel_calls"), ("data", "data_dir"),
+    ("train", "strategy"), ("pipeline", "num_parallel_calls"), ("pipeline", "precrop_store_dir"), ("data", "data_dir"),
     ("data", "rhd_root"), ("data", "stb_root"), ("data", "freihand_root"), ("data", "freihand_eval_root"),
     ("data", "coco_json"), ("data", "coco_images"), ("data", "coco_test_json"),
 }

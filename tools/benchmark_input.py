@@ -19,9 +19,18 @@ real, with augmentation) for ``--steps`` batches after ``--warmup`` batches and 
 
 The issue's target (≥ 3× the images/s one training step of the demo configuration consumes) is checked
 against the training step's figure once the network exists.
+
+Memory (``--rss_mode``, one mode per process since the peak is a high-water mark): streams ``--rss_epochs``
+epochs of the synthetic domain (the larger one; the real one cycles alongside) through ``make_train_dataset``
+with the precrop squares ``cache`` (in memory, filled while streaming, as a ``--cache_precrops`` run's first
+epoch), ``store`` (``--store_dir``: built first if missing, the build timed) or ``none`` (the loaders), and
+prints the process's resident memory before streaming, its peak (``ru_maxrss``) and at the end::
+
+    python tools/benchmark_input.py --rss_mode store --store_dir /tmp/store_bench --data_dir DIR --stage_samples 0
 """
 
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -32,9 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from absl import app, flags  # noqa: E402
 import numpy as np  # noqa: E402
 
-from awh_tf.config import PipelineConfig
-from awh_tf.data import pipeline, transform# noqa: E402
+from awh_tf.config import PipelineConfig  # noqa: E402
+from awh_tf.data import pipeline, transform  # noqa: E402
 from awh_tf.data.precrop_cache import PrecropCache  # noqa: E402
+from awh_tf.data.precrop_store import PrecropStore  # noqa: E402
 from awh_tf.data.rhd import RHDDataset  # noqa: E402
 from awh_tf.data.stb import STB_TRAIN_SEQUENCES, STBDataset  # noqa: E402
 
@@ -50,7 +60,55 @@ flags.DEFINE_boolean("deterministic", True, "Fixed output order (see PipelineCon
 flags.DEFINE_integer("stage_samples", 20, "Samples per domain for the single-thread stage timing (0 = skip).")
 flags.DEFINE_boolean("cache_precrops", True,
                      "Also time later epochs with a warm precrop cache (as configs/demo.cfg trains).")
+flags.DEFINE_enum("rss_mode", "", ["", "none", "cache", "store"],
+                  "Measure resident memory while streaming with this source of the precrop squares instead of "
+                  "timing (see the module docstring).")
+flags.DEFINE_float("rss_epochs", 1.0, "Epochs of the synthetic domain streamed by --rss_mode.")
+flags.DEFINE_string("store_dir", "/tmp/store_bench", "Folder of the precrop stores for --rss_mode=store.")
 FLAGS = flags.FLAGS
+
+
+def rss_mb():
+    """(current, peak) resident set size of this process, MB."""
+    with open("/proc/self/statm") as f:
+        current = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    return current, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure_rss(source, target, cfg):
+    """Streams ``--rss_epochs`` epochs with ``--rss_mode``'s squares; prints resident memory (module docstring)."""
+    mode = FLAGS.rss_mode
+    if mode == "cache":
+        source, target = (PrecropCache(ds, cfg.input_size, cfg.precrop_factor, cfg.crop_margin, cfg.min_crop_size,
+                                       cfg.mirror_right) for ds in (source, target))
+    elif mode == "store":
+        t0 = time.perf_counter()
+        source, target = (PrecropStore(ds, FLAGS.store_dir, cfg.input_size, cfg.precrop_factor, cfg.crop_margin,
+                                       cfg.min_crop_size, cfg.mirror_right) for ds in (source, target))
+        built, wall = source.built_now + target.built_now, time.perf_counter() - t0
+        per_1000 = f" = {1e3 * wall / built:.1f} s per 1000 samples" if built else ""
+        print(f"precrop store: {built} of {len(source) + len(target)} samples built in {wall:.1f} s{per_1000} "
+              f"({source.folder.parent}); RSS now {rss_mm_str()}")
+    half = FLAGS.batch_size // 2
+    steps = int(np.ceil(FLAGS.rss_epochs * len(source) / half))
+    before = rss_mb()
+    print(f"rss_mode={mode}: streaming {steps} batches of {FLAGS.batch_size} ({FLAGS.rss_epochs:g} epochs of "
+          f"{len(source)} synthetic, {steps * half / len(target):.2f} of {len(target)} real samples); RSS before "
+          f"{before[0]:.0f} MB (peak so far {before[1]:.0f} MB)", flush=True)
+    it = iter(pipeline.make_train_dataset(source, target, cfg, FLAGS.batch_size, seed=0))
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        next(it)
+    wall = time.perf_counter() - t0
+    after = rss_mb()
+    print(f"rss_mode={mode}: {steps * FLAGS.batch_size / wall:.0f} images/s over {wall:.0f} s; peak RSS "
+          f"{after[1]:.0f} MB, at the end {after[0]:.0f} MB; growth while streaming {after[1] - before[0]:.0f} MB "
+          f"({len(source) + len(target)} samples)")
+
+
+def rss_mm_str():
+    current, peak = rss_mb()
+    return f"{current:.0f} MB (peak {peak:.0f} MB)"
 
 
 def ensure_data(data_dir: Path) -> None:
@@ -115,6 +173,9 @@ def main(argv):
                                   deterministic=FLAGS.deterministic)
     print(f"data: {len(source)} synthetic, {len(target)} real samples; batch {FLAGS.batch_size}, "
           f"S={cfg.input_size}, D={cfg.depth_size}, {os.cpu_count()} CPU cores")
+    if FLAGS.rss_mode:
+        measure_rss(source, target, cfg)
+        return
     if FLAGS.stage_samples > 0:
         for name, ds in (("synthetic (RHD format)", source), ("real (STB format)", target)):
             read, process = time_stages(ds, cfg, FLAGS.stage_samples)

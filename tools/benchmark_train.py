@@ -37,13 +37,17 @@ training loop does. The printed lines:
   ``cores / cpu per image`` estimates what the two together can reach on idle cores. With
   ``--cache_precrops`` (the demo) this is the steady state — both domains' precrop caches filled first,
   untimed, as after a run's first epoch — and an indented line adds the cold figure (a fresh stream,
-  every sample read from disk).
+  every sample read from disk). With a precrop store (``--store_dir``, or the demo's ``--precrop_store_dir``)
+  a further indented line gives the store's one-off build time (0 when it was complete already) and the first
+  epoch read from the built store (a fresh stream, :mod:`awh_tf.data.precrop_store`) over the cached step
+  (target ≤ 1.30×), all in the same run as the cached baseline.
 * ``peak RSS``: ``ru_maxrss`` of this process right after that configuration's timed steps (the demo runs
   first, so its figure is the demo's: model, optimizers, step graph, input pipeline and datasets).
 
 The machine is shared by whatever else runs: read the numbers of a busy machine as lower bounds.
 """
 
+import dataclasses
 import os
 import resource
 import statistics
@@ -62,11 +66,13 @@ from tensorflow.python.profiler import model_analyzer, option_builder  # noqa: E
 from awh_tf.data import bad_samples, data_setup  # noqa: E402
 from awh_tf.keypoints import NUM_KEYPOINTS  # noqa: E402
 from awh_tf.models.flops import count_flops  # noqa: E402
+from awh_tf.data.precrop_store import PrecropStore  # noqa: E402
 from awh_tf.training import train_lib  # noqa: E402
 from awh_tf.flags import config_from_args, define_flags  # noqa: E402
 
 PIPELINE, RANDOM = "pipeline", "random"
 PIPELINE_TARGET = 1.15
+STORE_TARGET = 1.30  # the first epoch read from the precrop store, over the cached step
 MATMUL_TARGET = 0.50
 
 
@@ -159,7 +165,7 @@ def _wait(logs):
 
 # -- one configuration ---------------------------------------------------------------------------------
 
-def benchmark_config(config, source, steps, warmup=2, log=print):
+def benchmark_config(config, source, steps, warmup=2, log=print, store_dir=None):
     """Times the joint training step of ``config`` and counts its FLOPs.
 
     Args:
@@ -167,6 +173,7 @@ def benchmark_config(config, source, steps, warmup=2, log=print):
       source: ``"pipeline"`` (the real input pipeline on ``config.data``, plus the same step on one
         cached batch of it) or ``"random"`` (:func:`random_batch`, no data read).
       steps, warmup: timed and untimed steps after the tracing call (per feed).
+      store_dir: the precrop store's folder (default ``config.pipeline.precrop_store_dir``; empty: not timed).
     Returns:
       dict with ``batch_size``, ``trace_s``, ``forward_gflops_per_image``, ``train_gflops_per_image``,
       ``step_s`` (median, in-memory batch), ``images_per_s``, ``train_gflops_per_s``,
@@ -179,6 +186,10 @@ def benchmark_config(config, source, steps, warmup=2, log=print):
     strategy = train_lib.get_strategy("default")
     batch_size = config.train.batch_size
     step0 = config.train.pretrain_steps  # the first joint step
+    if store_dir is None:
+        store_dir = config.pipeline.precrop_store_dir
+    # Cold, warm and cached timings use the in-memory cache; the store is timed separately (its own feed).
+    config = dataclasses.replace(config, pipeline=dataclasses.replace(config.pipeline, precrop_store_dir=""))
     if source == PIPELINE:
         data_setup.ensure_procedural_data(config.data, log=log)
         synthetic, real_train, _ = data_setup.open_domains(config.data)
@@ -206,18 +217,21 @@ def benchmark_config(config, source, steps, warmup=2, log=print):
                   cpu_s_per_image=cached["cpu_s"] / (steps * batch_size))
     if source == PIPELINE:
         result.update(_pipeline_timing(config, synthetic, real_train, joint_fn, cached, step0 + 1, steps,
-                                       warmup, strategy))
+                                       warmup, strategy, store_dir, log))
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
-def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, steps, warmup, strategy):
+def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, steps, warmup, strategy,
+                     store_dir="", log=print):
     """The same step fed by a fresh real input stream from joint step ``start`` on; compared by means.
 
     With ``cache_precrops`` the stream is timed twice: first cold (every sample read from disk, as in a
     run's first epoch over each domain), then — after filling both domains' precrop caches, untimed — warm
     (every later epoch: the steady state of a run). The warm figures are the ``pipeline_*`` keys; the cold
-    ones are ``cold_*``. Without the cache there is only the one (disk) timing.
+    ones are ``cold_*``. Without the cache there is only the one (disk) timing. With ``store_dir`` (and the
+    cache), between the two: the stores are built (or found) untimed by the step, ``store_build_s`` for
+    ``store_built`` samples, then a fresh stream reads them: ``store_*`` keys.
     """
     bad_log = bad_samples.BadSampleLog()
     streams = train_lib._Streams(config, synthetic, real_train, bad_log, strategy)
@@ -226,6 +240,8 @@ def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, ste
     def timed(stream):
         with bad_samples.surface_data_errors(bad_log):
             real = time_steps(joint_fn, lambda i: stream.next(start + i), steps, warmup)
+        # Drop the stream's iterator: its prefetching map would go on reading beside the next timing.
+        stream._pre = stream._joint = None
         mean = statistics.fmean(real["times"])
         return {"step_mean_s": mean, "images_per_s": config.train.batch_size / mean, "ratio": mean / cached_mean,
                 "cpu_s_per_image": real["cpu_s"] / (steps * config.train.batch_size)}
@@ -234,6 +250,17 @@ def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, ste
     timing = timed(streams)
     if config.pipeline.cache_precrops:
         result.update({f"cold_{k}": v for k, v in timing.items()})
+        if store_dir:
+            p = config.pipeline
+            t0 = time.perf_counter()
+            with bad_samples.surface_data_errors(bad_log):
+                stores = [PrecropStore(ds, store_dir, p.input_size, p.precrop_factor, p.crop_margin, p.min_crop_size,
+                                       p.mirror_right, log=log) for ds in (synthetic, real_train)]
+            result.update(store_build_s=time.perf_counter() - t0, store_built=sum(s.built_now for s in stores),
+                          store_samples=sum(map(len, stores)), store_dir=store_dir)
+            stored = dataclasses.replace(config, pipeline=dataclasses.replace(p, precrop_store_dir=store_dir))
+            result.update({f"store_{k}": v for k, v in
+                           timed(train_lib._Streams(stored, *stores, bad_log, strategy)).items()})
         t0 = time.perf_counter()
         with bad_samples.surface_data_errors(bad_log):
             count = streams.synthetic.fill() + streams.real_train.fill()
@@ -245,7 +272,7 @@ def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, ste
 
 # -- the whole run -------------------------------------------------------------------------------------
 
-def run_benchmark(cases, warmup=2, matmul_n=2048, log=print):
+def run_benchmark(cases, warmup=2, matmul_n=2048, log=print, store_dir=None):
     """Measures the matmul rates, then each case, then the matmul rates again.
 
     Args:
@@ -259,7 +286,7 @@ def run_benchmark(cases, warmup=2, matmul_n=2048, log=print):
     """
     dtypes = ["float32"] + sorted({CEILING_DTYPE[c.train.precision] for _, c, _, _ in cases} - {"float32"})
     start = {d: matmul_gflops(matmul_n, dtype=d) for d in dtypes}
-    results = {name: benchmark_config(config, source, steps, warmup, log)
+    results = {name: benchmark_config(config, source, steps, warmup, log, store_dir)
                for name, config, source, steps in cases}
     end = {d: matmul_gflops(matmul_n, dtype=d) for d in dtypes}
     ceilings = {d: {"start": start[d], "end": end[d], "gflops_per_s": max(start[d], end[d])} for d in dtypes}
@@ -305,6 +332,15 @@ def format_report(report, configs):
                 lines.append(f"    (warm precrop caches, filled untimed in {r['cache_fill_s']:.0f} s for "
                              f"{r['cache_samples']} samples; cold, every sample read from disk as in a run's "
                              f"first epoch: {r['cold_step_mean_s']:.3f} s/step = {r['cold_ratio']:.2f}x)")
+            if "store_ratio" in r:
+                built = (f"built in {r['store_build_s']:.0f} s for {r['store_built']} samples = "
+                         f"{1e3 * r['store_build_s'] / r['store_built']:.1f} s per 1000" if r["store_built"] else
+                         f"found complete ({r['store_build_s']:.1f} s to open)")
+                met = "met" if r["store_ratio"] <= STORE_TARGET else "not met"
+                lines.append(f"    (precrop store {r['store_dir']}: {built}; first epoch read from it: "
+                             f"{r['store_step_mean_s']:.3f} s/step = {r['store_ratio']:.2f}x the cached step "
+                             f"(target <= {STORE_TARGET:.2f}: {met}); cpu {r['store_cpu_s_per_image'] * 1e3:.1f} "
+                             f"ms/image)")
         lines.append(f"  peak RSS after {name}: {r['peak_rss_mb']:.0f} MB")
     return lines
 
@@ -326,6 +362,8 @@ def define_cli_flags():
     flags.DEFINE_integer("matmul_size", 2048, "N of the N x N fp32 matmul that measures the machine.")
     flags.DEFINE_string("demo_flagfile", DEMO_FLAGFILE, "Flag file of the demo configuration.")
     flags.DEFINE_string("paper_flagfile", PAPER_FLAGFILE, "Flag file of the paper-size model.")
+    flags.DEFINE_string("store_dir", None, "Folder of the precrop store timed with the demo (default: the demo "
+                        "config's --precrop_store_dir; empty: not timed). A new folder times its build.")
     flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "--precision of each timed configuration "
                       "(every configuration runs once per precision; the demo's real-pipeline timing only in the "
                       "first, the others on its cached batch's shapes).")
@@ -371,7 +409,7 @@ def main(argv):
                 configs[label] = paper_config(FLAGS.batch_size_paper, precision, FLAGS.paper_flagfile)
                 cases.append((label, configs[label], RANDOM, FLAGS.paper_steps))
     report = run_benchmark(cases, warmup=FLAGS.warmup, matmul_n=FLAGS.matmul_size,
-                           log=lambda msg: print(msg, flush=True))
+                           log=lambda msg: print(msg, flush=True), store_dir=FLAGS.store_dir)
     print("\n".join(format_report(report, configs)))
 
 

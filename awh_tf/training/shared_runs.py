@@ -11,7 +11,8 @@ it is the same for all of them, bit for bit. :class:`SharedRunner` therefore
 * starts each row from a copy of that checkpoint, which :func:`train_lib.train` resumes exactly as it
   resumes a run that was killed at the end of phase 1 (the kill -9 test shows that resuming gives the
   uninterrupted run's numbers), so a row's result is the one it would have had alone;
-* keeps one warm :class:`PrecropCache` per domain for all runs on the same data and crop settings;
+* keeps one warm :class:`PrecropCache` (or :class:`PrecropStore`, ``--precrop_store_dir``) per domain for all
+  runs on the same data and crop settings;
 * after training, measures the domain discrepancy on held-out features
   (:mod:`awh_tf.evaluation.domain_discrepancy`, ``discrepancy.json``) before the evaluation writes
   ``eval.json`` (so a run with an ``eval.json`` has both).
@@ -29,7 +30,7 @@ import os
 import shutil
 
 from awh_tf import run_dir
-from awh_tf.data.precrop_cache import PrecropCache
+from awh_tf.data.precrop_store import wrap_precrops
 from awh_tf.data import data_setup
 from awh_tf.training import train_lib
 
@@ -111,14 +112,12 @@ class SharedRunner:
         """``(synthetic, real_train)`` wrapped in precrop caches shared by every run on the same data and crops."""
         p = config.pipeline
         key = (json.dumps(dataclasses.asdict(config.data), sort_keys=True), p.input_size, p.precrop_factor,
-               p.crop_margin, p.min_crop_size, p.mirror_right, p.cache_precrops)
+               p.crop_margin, p.min_crop_size, p.mirror_right, p.cache_precrops, p.precrop_store_dir)
         if key not in self._domains:
             data_setup.ensure_procedural_data(config.data)
             synthetic, real_train, _ = data_setup.open_domains(config.data)
             if p.cache_precrops:
-                synthetic, real_train = (PrecropCache(ds, p.input_size, p.precrop_factor, p.crop_margin,
-                                                      p.min_crop_size, p.mirror_right)
-                                         for ds in (synthetic, real_train))
+                synthetic, real_train = wrap_precrops(synthetic, p), wrap_precrops(real_train, p)
             self._domains[key] = (synthetic, real_train)
         return self._domains[key]
 

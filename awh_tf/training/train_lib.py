@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from awh_tf import run_dir
 from awh_tf.data import bad_samples, data_setup, pipeline
-from awh_tf.data.precrop_cache import PrecropCache
+from awh_tf.data.precrop_store import wrap_precrops
 from awh_tf.errors import Interrupted, TrainingError
 from awh_tf.evaluation import evaluate_lib
 from awh_tf.evaluation.protocol import headline_scalars
@@ -118,10 +118,8 @@ class _Streams:
 
     def __init__(self, config, synthetic, real_train, log, strategy):
         p = config.pipeline
-        if p.cache_precrops:  # one cache per domain, shared by both phases' streams (or passed in, filled)
-            wrap = lambda ds: ds if isinstance(ds, PrecropCache) else PrecropCache(  # noqa: E731
-                ds, p.input_size, p.precrop_factor, p.crop_margin, p.min_crop_size, p.mirror_right)
-            synthetic, real_train = wrap(synthetic), wrap(real_train)
+        if p.cache_precrops:  # one cache (or on-disk store) per domain, shared by both phases' streams
+            synthetic, real_train = wrap_precrops(synthetic, p), wrap_precrops(real_train, p)
         self.config, self.synthetic, self.real_train, self.log = config, synthetic, real_train, log
         self.strategy = strategy
         self._pre = self._joint = None

@@ -69,18 +69,22 @@ def test_random_batch_has_the_pipeline_shapes_and_ranges(tmp_path_factory):
 
 def test_two_step_run_on_tiny_data_reports_every_figure(tmp_path_factory):
     config = _tiny(tmp_path_factory, da="none")
-    config = dataclasses.replace(config, pipeline=dataclasses.replace(config.pipeline, cache_precrops=True))
+    store = str(tmp_path_factory.mktemp("precrop_store"))
+    config = dataclasses.replace(config, pipeline=dataclasses.replace(config.pipeline, cache_precrops=True,
+                                                                      precrop_store_dir=store))
     report = bt.run_benchmark([("tiny", config, bt.PIPELINE, 2)], warmup=0, matmul_n=64, log=lambda *_: None)
     assert report["matmul_gflops_per_s"] == max(report["matmul_start"], report["matmul_end"]) > 0
     r = report["results"]["tiny"]
     for key in ("trace_s", "forward_gflops_per_image", "train_gflops_per_image", "step_s", "images_per_s",
                 "train_gflops_per_s", "cpu_s_per_image", "peak_rss_mb", "matmul_ratio", "cached_step_mean_s",
                 "pipeline_step_mean_s", "pipeline_images_per_s", "pipeline_ratio",
-                "pipeline_cpu_s_per_image", "cold_step_mean_s", "cold_ratio", "cache_fill_s"):
+                "pipeline_cpu_s_per_image", "cold_step_mean_s", "cold_ratio", "cache_fill_s",
+                "store_build_s", "store_step_mean_s", "store_ratio"):
         assert r[key] > 0, key
     # The warm timing ran on caches holding every sample of both domains.
     synthetic, real_train, _ = data_setup.open_domains(config.data)
     assert r["cache_samples"] == len(synthetic) + len(real_train)
+    assert r["store_built"] == r["store_samples"] == r["cache_samples"]  # the store was built in this run
     assert r["batch_size"] == config.train.batch_size
     # Backward costs about twice the forward: a per-step (not per-image) count would be 4x larger.
     assert 2.0 < r["train_gflops_per_image"] / r["forward_gflops_per_image"] < 6.0
@@ -88,6 +92,7 @@ def test_two_step_run_on_tiny_data_reports_every_figure(tmp_path_factory):
     np.testing.assert_allclose(r["train_gflops_per_s"], r["train_gflops_per_image"] * r["images_per_s"])
     lines = bt.format_report(report, {"tiny": config})
     assert lines[0].startswith("matmul 64x64 fp32") and any("pipeline:" in line for line in lines)
+    assert any("precrop store" in line and "the cached step" in line for line in lines)
 
 
 @pytest.mark.slow
