@@ -30,7 +30,7 @@ training loop does. The printed lines:
   GFLOPs/image × images/s = the achieved GFLOP/s and its ratio to the matmul rate (issue 5's target for
   the paper size: ≥ 0.50). ``cpu`` is process CPU seconds per image over the timed steps.
 * ``pipeline`` (demo only): mean step time when each batch comes from the real input pipeline
-  (``train_lib._Streams``, a fresh iterator, ``--warmup`` steps dropped) over the mean step time on one
+  (``InputStreams``, a fresh iterator, ``--warmup`` steps dropped) over the mean step time on one
   cached batch (target ≤ 1.15×). Means, not medians: a pipeline that stalls every few steps must count.
   Its ``cpu`` (step and pipeline threads together) minus the compute line's is the pipeline's CPU cost
   per image; CPU per image is less affected than the times by other processes loading the machine, and
@@ -68,6 +68,7 @@ from awh_tf.keypoints import NUM_KEYPOINTS  # noqa: E402
 from awh_tf.models.flops import count_flops  # noqa: E402
 from awh_tf.data.precrop_store import PrecropStore  # noqa: E402
 from awh_tf.training import train_lib  # noqa: E402
+from awh_tf.training.streams import InputStreams  # noqa: E402
 from awh_tf.flags import config_from_args, define_flags  # noqa: E402
 
 PIPELINE, RANDOM = "pipeline", "random"
@@ -195,7 +196,7 @@ def benchmark_config(config, source, steps, warmup=2, log=print, store_dir=None)
         synthetic, real_train, _ = data_setup.open_domains(config.data)
         bad_log = bad_samples.BadSampleLog()
         with bad_samples.surface_data_errors(bad_log):
-            batch = train_lib._Streams(config, synthetic, real_train, bad_log, strategy).next(step0)
+            batch = InputStreams(config, synthetic, real_train, bad_log, strategy).next(step0)
         # The first stream (and its prefetching threads) is dropped here, so none runs beside the cached steps.
     else:
         batch = random_batch(config, batch_size, seed=config.train.seed)
@@ -234,7 +235,7 @@ def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, ste
     ``store_built`` samples, then a fresh stream reads them: ``store_*`` keys.
     """
     bad_log = bad_samples.BadSampleLog()
-    streams = train_lib._Streams(config, synthetic, real_train, bad_log, strategy)
+    streams = InputStreams(config, synthetic, real_train, bad_log, strategy)
     cached_mean = statistics.fmean(cached["times"])
 
     def timed(stream):
@@ -260,12 +261,12 @@ def _pipeline_timing(config, synthetic, real_train, joint_fn, cached, start, ste
                           store_samples=sum(map(len, stores)), store_dir=store_dir)
             stored = dataclasses.replace(config, pipeline=dataclasses.replace(p, precrop_store_dir=store_dir))
             result.update({f"store_{k}": v for k, v in
-                           timed(train_lib._Streams(stored, *stores, bad_log, strategy)).items()})
+                           timed(InputStreams(stored, *stores, bad_log, strategy)).items()})
         t0 = time.perf_counter()
         with bad_samples.surface_data_errors(bad_log):
             count = streams.synthetic.fill() + streams.real_train.fill()
         result.update(cache_fill_s=time.perf_counter() - t0, cache_samples=count)
-        timing = timed(train_lib._Streams(config, streams.synthetic, streams.real_train, bad_log, strategy))
+        timing = timed(InputStreams(config, streams.synthetic, streams.real_train, bad_log, strategy))
     result.update({f"pipeline_{k}": v for k, v in timing.items()})
     return result
 

@@ -32,12 +32,12 @@ from tqdm.auto import tqdm
 
 from awh_tf import run_dir
 from awh_tf.data import bad_samples, data_setup, pipeline
-from awh_tf.data.precrop_store import wrap_precrops
 from awh_tf.errors import Interrupted, TrainingError
 from awh_tf.evaluation import evaluate_lib
 from awh_tf.evaluation.protocol import headline_scalars
 from awh_tf.models import factory
 from awh_tf.training import faults
+from awh_tf.training.streams import InputStreams
 from awh_tf.training.trainer import AWHTrainer
 
 
@@ -111,47 +111,6 @@ def make_checkpoint(trainer):
     if trainer.critic is not None:
         objects.update(critic=run_dir.model_variables(trainer.critic), critic_optimizer=trainer.critic_optimizer)
     return tf.train.Checkpoint(**objects)
-
-
-class _Streams:
-    """The input streams, opened lazily per phase at the resumed position."""
-
-    def __init__(self, config, synthetic, real_train, log, strategy):
-        p = config.pipeline
-        if p.cache_precrops:  # one cache (or on-disk store) per domain, shared by both phases' streams
-            synthetic, real_train = wrap_precrops(synthetic, p), wrap_precrops(real_train, p)
-        self.config, self.synthetic, self.real_train, self.log = config, synthetic, real_train, log
-        self.strategy = strategy
-        self._pre = self._joint = None
-
-    def _iter(self, ds):
-        # The datasets yield global batches; a distributed run splits each over the replicas.
-        if self.strategy.num_replicas_in_sync > 1:
-            return iter(self.strategy.experimental_distribute_dataset(ds))
-        return iter(ds)
-
-    def next(self, step):
-        cfg, t = self.config, self.config.train
-        if step < t.pretrain_steps:
-            if self._pre is None:
-                self._pre = self._iter(pipeline.make_source_dataset(
-                    self.synthetic, cfg.pipeline, t.batch_size // 2, seed=t.seed, start_step=step,
-                    log=self.log))
-            return next(self._pre)
-        if self._joint is None:
-            self._pre = None
-            start = step - t.pretrain_steps
-            if t.source_only:
-                ds = pipeline.make_source_dataset(self.synthetic, cfg.pipeline, t.batch_size, seed=t.seed + 1,
-                                                  start_step=start, log=self.log)
-                ds = ds.map(lambda e: {"source": e})
-            else:
-                ds = pipeline.make_train_dataset(self.synthetic, self.real_train, cfg.pipeline, t.batch_size,
-                                                 seed=t.seed + 1, start_step=start, log=self.log,
-                                                 target_budget=t.target_labels,
-                                                 target_fraction=t.target_label_fraction, label_seed=t.seed)
-            self._joint = self._iter(ds)
-        return next(self._joint)
 
 
 def _write_summaries(writer, step, logs, trainer):
@@ -238,7 +197,7 @@ def train(config, workdir, log=print, progress=True, domains=None, until_step=No
         manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=config.train.keep_checkpoints)
         step, total = int(ckpt.step.numpy()), config.train.total_steps
         bad_log = bad_samples.BadSampleLog()
-        streams = _Streams(config, synthetic, real_train, bad_log, strategy)
+        streams = InputStreams(config, synthetic, real_train, bad_log, strategy)
         pre_fn, joint_fn = make_step_functions(trainer, strategy)
         tb_dir = os.path.join(workdir, "tb") if is_chief else os.path.join(workdir, name, "tb")
         writer = tf.summary.create_file_writer(tb_dir)

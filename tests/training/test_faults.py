@@ -15,6 +15,7 @@ import tensorflow as tf
 from awh_tf import errors, run_dir
 from awh_tf.data.errors import DataError
 from awh_tf.training import train_lib
+from awh_tf.training.streams import InputStreams
 from tests.evaluation.conftest import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -31,7 +32,7 @@ def _quiet(*_):
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data_dir, monkeypatch):
     config = tiny_config(data_dir, pretrain_steps=6, train_steps=0, checkpoint_every=2, da="none")
-    original = train_lib._Streams.next
+    original = InputStreams.next
 
     def poisoned(self, step):
         batch = original(self, step)
@@ -39,7 +40,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data_dir, monke
             batch["image"] = batch["image"] * float("nan")
         return batch
 
-    monkeypatch.setattr(train_lib._Streams, "next", poisoned)
+    monkeypatch.setattr(InputStreams, "next", poisoned)
     workdir = str(tmp_path / "run")
     with pytest.raises(errors.TrainingError) as info:
         train_lib.train(config, workdir, log=_quiet, progress=False)

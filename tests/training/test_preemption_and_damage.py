@@ -15,6 +15,7 @@ import tensorflow as tf
 from awh_tf import errors, run_dir
 from awh_tf.data.errors import DataError
 from awh_tf.training import faults, train_lib
+from awh_tf.training.streams import InputStreams
 from tests.evaluation.conftest import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,14 +64,14 @@ def straight_run(tmp_path_factory, data_dir):
 def test_signal_saves_a_checkpoint_after_the_step_in_flight_and_resume_matches(
         tmp_path, data_dir, straight_run, monkeypatch, signum):
     config = _config(data_dir)
-    original = train_lib._Streams.next
+    original = InputStreams.next
 
     def signalled(self, step):
         if step == 2:  # arrives while the 3rd batch is being read: the 3rd step still completes
             os.kill(os.getpid(), signum)
         return original(self, step)
 
-    monkeypatch.setattr(train_lib._Streams, "next", signalled)
+    monkeypatch.setattr(InputStreams, "next", signalled)
     workdir = str(tmp_path / "run")
     before = signal.getsignal(signum)
     with pytest.raises(errors.Interrupted) as info:
@@ -80,7 +81,7 @@ def test_signal_saves_a_checkpoint_after_the_step_in_flight_and_resume_matches(
     assert info.value.signum == signum and "\n" not in message
     assert message == (f"interrupted at step 3; checkpoint saved: {os.path.join(workdir, 'checkpoints', 'ckpt-3')}; "
                        f"rerun the same command to resume")
-    monkeypatch.setattr(train_lib._Streams, "next", original)
+    monkeypatch.setattr(InputStreams, "next", original)
     log = Log()
     train_lib.train(config, workdir, log=log, progress=False)
     assert any("at step 3" in line for line in log)
