@@ -22,6 +22,7 @@ import os
 
 from awh_tf.config import Config, incompatible_fields
 from awh_tf.errors import TrainingError, first_line
+from awh_tf.files import write_json  # noqa: F401 (the run folder's JSON files are written with it)
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -131,15 +132,6 @@ def load_run(workdir, checkpoint=None, data_overrides=None):
         raise TrainingError(f"{checkpoint}: no such checkpoint (expected {checkpoint}.index)")
     pose_net, path = restore_pose_network(config, workdir, checkpoint=checkpoint)
     return config, pose_net, path
-
-
-def write_json(path, obj):
-    """Writes ``obj`` as indented JSON atomically (temp file + rename): a killed process never leaves half a
-    file, and a reader sees the old file or the new one."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
 
 
 def read_json(path):

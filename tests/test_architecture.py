@@ -16,10 +16,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "awh_tf"
 
 # part -> the awh_tf parts it may import (besides itself). A part is a top-level module or subpackage of awh_tf.
-BASE = {"keypoints", "geometry", "metrics", "config", "flags", "errors"}
+BASE = {"keypoints", "geometry", "metrics", "config", "flags", "errors", "files"}
 ALLOWED = {
     "keypoints": set(), "geometry": {"keypoints"}, "metrics": {"keypoints"},
-    "config": set(), "errors": set(), "flags": {"config"},
+    "config": set(), "errors": set(), "files": set(), "flags": {"config"},
     "data": BASE,
     "models": BASE, "losses": BASE,
     "run_dir": BASE | {"models"},
@@ -29,7 +29,7 @@ ALLOWED = {
     "experiments": BASE | {"data", "models", "losses", "run_dir", "evaluation", "training"},
 }
 ENTRY_POINTS = {"train", "evaluate", "predict", "inspect", "awh_tf"}  # CLIs and the package itself: anything
-NEVER_TENSORFLOW = ("awh_tf.config", "awh_tf.flags", "awh_tf.errors")  # not even in a function
+NEVER_TENSORFLOW = ("awh_tf.config", "awh_tf.flags", "awh_tf.errors", "awh_tf.files")  # not even in a function
 NO_TENSORFLOW = NEVER_TENSORFLOW + ("awh_tf.experiments",)  # not at import time (the suites train lazily)
 
 

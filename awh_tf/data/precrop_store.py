@@ -42,8 +42,6 @@ Size on disk: about ``R²·8`` bytes a sample (R = 160: 205 KB; the demo's 5000 
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import fcntl
 import hashlib
 import inspect
 import json
@@ -57,8 +55,9 @@ import numpy as np
 
 from awh_tf.data import crop, depth_registration, image_io, sk_cameras
 from awh_tf.data.errors import DataError, sample_index
-from awh_tf.data.transform import mirror_sample
 from awh_tf.data.precrop_cache import PrecropCache, precrop_sample
+from awh_tf.data.transform import mirror_sample
+from awh_tf.files import locked
 
 FORMAT_VERSION = 1
 CHUNK_SAMPLES = 256
@@ -225,16 +224,6 @@ def _decode(buf, fields) -> dict:
 
 # -- the store -------------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _locked(path):
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 class PrecropStore:
     """A loader (``len``, ``ds[i]``, ``annotations()``) reading the precrop squares of ``ds`` from disk.
 
@@ -349,7 +338,7 @@ class PrecropStore:
         except OSError as e:
             raise DataError.at(self.folder, f"cannot create the precrop store ({e.strerror or e}); set "
                                             "--precrop_store_dir to a writable folder") from None
-        with _locked(lock):
+        with locked(lock):
             manifest = self._read_manifest()  # another process may have finished it while we waited
             if manifest is not None and not self._bad_chunks(manifest, quiet=True):
                 return

@@ -21,17 +21,16 @@ The pre-training checkpoint is built with a critic (``da=awh``) so it restores i
 one (a row without a critic ignores the critic's values).
 """
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 
 from awh_tf import run_dir
-from awh_tf.data.precrop_store import wrap_precrops
 from awh_tf.data import data_setup
+from awh_tf.data.precrop_store import wrap_precrops
+from awh_tf.files import locked
 from awh_tf.training import train_lib
 
 # (section, field) that pre-training never reads: rows differing only in these share phase 1.
@@ -127,7 +126,7 @@ class SharedRunner:
         if steps == 0:
             return None
         folder = os.path.join(self.shared_dir, pretrain_key(config))
-        with _locked(folder + ".lock"):  # two suite processes wanting the same pre-training: one trains it
+        with locked(folder + ".lock"):  # two suite processes wanting the same pre-training: one trains it
             if not checkpoint_files(os.path.join(folder, "checkpoints"), steps):
                 log(f"shared pre-training ({steps} steps) in {folder}")
                 train_lib.train(pretrain_config(config), folder, log=log, progress=False,
@@ -147,20 +146,7 @@ class SharedRunner:
 
             disc = domain_discrepancy.measure(network, config, self.discrepancy_num,
                                               self.discrepancy_critic_steps, seed=config.train.seed)
-            path = os.path.join(workdir, "discrepancy.json")
-            with open(path + ".tmp", "w") as f:
-                json.dump(disc, f, indent=2)
-            os.replace(path + ".tmp", path)
+            run_dir.write_json(os.path.join(workdir, "discrepancy.json"), disc)
         return train_lib.evaluate(config, workdir, pose_network=network, log=log)
 
 
-@contextlib.contextmanager
-def _locked(path):
-    """An exclusive ``flock`` on ``path`` (created) for the duration of the block."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
