@@ -31,7 +31,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from awh_tf import run_dir
-from awh_tf.data import bad_samples, data_setup, pipeline
+from awh_tf.data import bad_samples, data_setup
 from awh_tf.errors import Interrupted, TrainingError
 from awh_tf.evaluation import evaluate_lib
 from awh_tf.evaluation.protocol import headline_scalars
@@ -315,9 +315,10 @@ def evaluate(config, workdir, pose_network=None, log=print):
     """Evaluates on the real test split with the evaluation library (``evaluate_lib.evaluate_network``: the
     published protocol, 2D metrics when the real domain has no 3D labels, one-line data errors), which writes
     ``eval.json`` and its figures; adds the headline numbers to TensorBoard. Returns the result dict."""
-    checkpoint = tf.train.latest_checkpoint(os.path.join(workdir, run_dir.CHECKPOINT_DIR))
     if pose_network is None:
         pose_network, checkpoint = run_dir.restore_pose_network(config, workdir)
+    else:
+        checkpoint = tf.train.latest_checkpoint(os.path.join(workdir, run_dir.CHECKPOINT_DIR))
     result = evaluate_lib.evaluate_network(config, workdir, pose_network, checkpoint, log=log)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tb"))
     with writer.as_default(step=config.train.total_steps):

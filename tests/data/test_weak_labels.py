@@ -15,7 +15,7 @@ import tensorflow as tf
 from awh_tf.config import PipelineConfig
 from awh_tf.data import STBDataset, pipeline, transform
 from awh_tf.data.precrop_cache import PrecropCache
-from awh_tf.data.sk_cameras import SK_COLOR_K, SK_DEPTH_K, SK_R, SK_T_MM
+from awh_tf.data.sk_cameras import SK_DEPTH_K, SK_R, SK_T_MM
 from tests.data import fixtures
 from tests.data.test_pipeline import FakeHands
 

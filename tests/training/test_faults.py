@@ -121,7 +121,7 @@ def test_kill_minus_nine_then_resume_matches_uninterrupted_run(tmp_path, data_di
 
     out = subprocess.run(_train_cmd(killed, data_dir, steps), env=env, cwd=ROOT, check=True,
                          capture_output=True, text=True, timeout=900)
-    assert f"resumed from" in out.stdout and f"at step {killed_at}" in out.stdout
+    assert "resumed from" in out.stdout and f"at step {killed_at}" in out.stdout
 
     a, b = _final_weights(straight), _final_weights(killed)
     assert a.keys() == b.keys()

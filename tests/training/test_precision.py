@@ -1,7 +1,6 @@
 """--precision: training in mixed_bfloat16 / mixed_float16 (critic and gradient penalty included), float32
 checkpoints, float32 evaluation and export of a mixed-precision run."""
 
-import dataclasses
 import os
 
 import keras
