@@ -349,6 +349,11 @@ class TrainConfig:
         checkpoints are float32 in every mode, so a run resumes, evaluates and exports (always float32)
         whatever its precision.
       seed: seeds weights, data order, augmentation and the critic's interpolation weights.
+      deterministic_ops: make every TensorFlow op deterministic (``tf.config.experimental.
+        enable_op_determinism``) on top of the seeds and the ordered input streams (which ``deterministic``
+        already keeps), so two runs of one config and seed write bit-identical checkpoints and ``eval.json``
+        on one machine, resumes included (``awh_tf.training.determinism``). Off by default (it costs step
+        time; README "Training"); the experiment suites turn it on.
     """
 
     da: str = "awh"
@@ -379,6 +384,7 @@ class TrainConfig:
     strategy: str = "default"
     precision: str = "float32"
     seed: int = 0
+    deterministic_ops: bool = False
 
     def __post_init__(self):
         if self.da not in DA_MODES:
@@ -432,6 +438,9 @@ class Config:
         if self.pipeline.depth_size != self.model.depth_reg_size:
             raise ValueError(f"depth_reg_size: pipeline depth_size {self.pipeline.depth_size} != model "
                              f"depth_reg_size {self.model.depth_reg_size}")
+        if self.train.deterministic_ops and not self.pipeline.deterministic:
+            raise ValueError("deterministic_ops: needs --deterministic (the input streams' fixed order); "
+                             "got --nodeterministic")
 
     def check_real_domain_labels(self):
         """Refuses a label budget the real domain cannot give (called where a training run is configured:

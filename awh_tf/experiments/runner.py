@@ -71,6 +71,9 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
     """
     if suite not in SUITES:
         raise ValueError(f"--suite: expected one of {sorted(SUITES)}, got {suite!r}")
+    # Every suite runs with --deterministic_ops: a row and its partner differ by what the row changes, not by
+    # TensorFlow's kernel noise (--nodeterministic_ops after `--` turns it off).
+    extra = ("--deterministic_ops=true", *extra)
     experiments = [e for e in SUITES[suite] if not only or e.slug in only]
     unknown = sorted(set(only) - {e.slug for e in SUITES[suite]})
     if unknown or not experiments:

@@ -36,7 +36,7 @@ from awh_tf.errors import Interrupted, TrainingError
 from awh_tf.evaluation import evaluate_lib
 from awh_tf.evaluation.protocol import headline_scalars
 from awh_tf.models import factory
-from awh_tf.training import faults
+from awh_tf.training import determinism, faults
 from awh_tf.training.streams import InputStreams
 from awh_tf.training.trainer import AWHTrainer
 
@@ -88,6 +88,7 @@ def build_trainer(config):
     """Builds the three players, the similarity weighting and the compiled trainer (seeded). Call it inside
     ``strategy.scope()`` to place the variables for a distributed run."""
     keras.mixed_precision.set_global_policy(config.train.precision)  # also resets a previous run's policy
+    determinism.configure(config.train)  # --deterministic_ops: bit-identical kernels (or off again)
     keras.utils.set_random_seed(config.train.seed)
     pose_net = factory.build_pose_network(config.model)
     depth_reg = factory.build_depth_regularizer(config.model)
