@@ -353,7 +353,7 @@ class TrainConfig:
         enable_op_determinism``) on top of the seeds and the ordered input streams (which ``deterministic``
         already keeps), so two runs of one config and seed write bit-identical checkpoints and ``eval.json``
         on one machine, resumes included (``awh_tf.training.determinism``). Off by default (it costs step
-        time; README "Training"); the experiment suites turn it on.
+        time; docs/training.md "Configs and flags"); the experiment suites turn it on.
     """
 
     da: str = "awh"

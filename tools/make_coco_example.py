@@ -1,4 +1,4 @@
-"""Makes a tiny COCO-style hand keypoint example by converting FreiHAND-layout data (README "Adapting to your
+"""Makes a tiny COCO-style hand keypoint example by converting FreiHAND-layout data (docs/datasets.md "Adapting to your
 own hands").
 
     python tools/make_coco_example.py --out_dir data/coco_example [--num_train 40] [--num_test 10]

@@ -62,7 +62,7 @@ SPLITS = ("all", "train", "test")
 HANDS = ("left", "right")
 MIN_KEYPOINTS = 4
 COCO_WRIST, COCO_MIDDLE_MCP = 0, 9
-# COCO hand keypoint names, in the file's order (the README's order map).
+# COCO hand keypoint names, in the file's order (the order map of docs/datasets.md, "Adapting to your own hands").
 COCO_KEYPOINT_NAMES = ("wrist",) + tuple(
     f"{finger}{j}" for finger in ("thumb", "index", "middle", "ring", "little") for j in range(1, 5))
 _READERS = {".jpg": read_jpeg_rgb, ".jpeg": read_jpeg_rgb, ".png": read_rgb}

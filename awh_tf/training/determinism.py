@@ -5,7 +5,7 @@ A seeded run is already reproducible in what it reads: the input streams are a p
 ``PipelineConfig.deterministic``), and ``train_lib.build_trainer`` seeds Python's, NumPy's and TensorFlow's
 generators and the critic's interpolation weights. What varies from run to run are TensorFlow's own kernels:
 multi-threaded reductions and gradient accumulations whose order depends on scheduling, so two runs drift
-apart after a few hundred steps under load (README "The demo"). ``tf.config.experimental.
+apart after a few hundred steps under load (docs/performance.md "The demo"). ``tf.config.experimental.
 enable_op_determinism`` makes every op deterministic (or refuses an op that has no deterministic kernel, in
 one error), and with it two runs of one config and seed write bit-identical checkpoints and ``eval.json``.
 

@@ -6,7 +6,7 @@ The run folder (``awh_tf.run_dir``): ``config.json`` (the resolved config, writt
 histogram) and the final evaluation on the real test split (``eval.json`` and its figures, written by
 ``awh_tf.evaluation.evaluate_lib``, DESIGN.md §4).
 
-Faults (``awh_tf/training/faults.py``; README "Faults"): checkpoints are written by ``CheckpointManager``
+Faults (``awh_tf/training/faults.py``; docs/faults.md): checkpoints are written by ``CheckpointManager``
 (data files first, then the ``checkpoint`` index via an atomic rename), so a kill at any moment leaves the
 previous checkpoint valid; rerunning the same command restores the step, the weights, both optimizers'
 moments and iteration counts and the data position (the input streams are a pure function of (seed, step)).
@@ -149,7 +149,7 @@ def worker_role(strategy_name):
         task, cluster = tf_config.get("task", {}), tf_config.get("cluster", {})
         kind, index = task.get("type", "worker"), int(task.get("index", 0))
     except (ValueError, TypeError, AttributeError) as e:
-        raise TrainingError(f"TF_CONFIG: unreadable ({e}); see README 'Several machines'") from None
+        raise TrainingError(f"TF_CONFIG: unreadable ({e}); see docs/training.md 'Several machines'") from None
     if kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster):
         return "chief", True
     return f"{kind}-{index}", False

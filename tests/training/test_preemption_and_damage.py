@@ -1,5 +1,5 @@
 """Faults of long runs: SIGTERM / SIGINT, damaged checkpoints, a second process on a workdir, a failed
-checkpoint write, a bad sample met while evaluating (README "Faults")."""
+checkpoint write, a bad sample met while evaluating (docs/faults.md)."""
 
 import dataclasses
 import os
