@@ -24,6 +24,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # Keras dtype polic
 INTERMEDIATE_LOSSES = ("R2D", "R3D", "S2D")
 TARGET_LABEL_BUDGETS = ("none", "2d", "2d_depth", "3d")
 INTERMEDIATE_MODES = ("none", "heatmap", "conv")
+AWH_FEATURES = ("bottleneck", "output", "multilevel", "heatmaps")
 CRITIC_NORMS = ("none", "layer")
 SIMILARITY_MODES = ("eq5", "centred")
 
@@ -132,7 +133,14 @@ class ModelConfig:
         Default 0, the first hourglass: the paper states that intermediate supervision (which is applied to
         the first stack) "makes the features in the AW Hourglass focus more on the annotated
         information", which describes the first hourglass; it is also the encoder closest to the image,
-        where background and texture differ between domains.
+        where background and texture differ between domains. ``-1`` adapts every stack (their features
+        concatenated along channels; one critic).
+      awh_features: where the critic attaches in each adapted stack (``PoseNetwork``): ``bottleneck`` (the
+        innermost z, the paper as written; default), ``output`` (the hourglass's output, after the skip
+        branches), ``multilevel`` (z and every skip branch, average-pooled to the bottleneck's side and
+        concatenated: one critic, α per channel of every level) or ``heatmaps`` (the stack's predicted
+        latent 2D heatmaps: output-space alignment). The gradient penalty, α and ``critic_input_norm``
+        apply to whatever is attached.
       critic_filters: output channels of the critic's 3×3 convs (stride 1, LeakyReLU 0.2).
       critic_units: widths of the critic's hidden dense layers before the scalar score.
       critic_norm: ``none`` or ``layer`` (per-sample layer norm; never batch norm, it couples the samples
@@ -161,6 +169,7 @@ class ModelConfig:
     intermediate: str = "none"
     intermediate_convs: int = 2
     awh_stack: int = 0
+    awh_features: str = "bottleneck"
     critic_filters: Tuple[int, ...] = (32,)
     critic_units: Tuple[int, ...] = (64,)
     critic_norm: str = "none"
@@ -187,8 +196,9 @@ class ModelConfig:
         _check(self.intermediate in INTERMEDIATE_MODES, "intermediate", f"one of {INTERMEDIATE_MODES}",
                self.intermediate)
         _check(self.intermediate_convs >= 1, "intermediate_convs", ">= 1", self.intermediate_convs)
-        _check(0 <= self.awh_stack < self.num_stacks, "awh_stack", f"in [0, num_stacks={self.num_stacks})",
-               self.awh_stack)
+        _check(-1 <= self.awh_stack < self.num_stacks, "awh_stack",
+               f"-1 (every stack) or in [0, num_stacks={self.num_stacks})", self.awh_stack)
+        _check(self.awh_features in AWH_FEATURES, "awh_features", f"one of {AWH_FEATURES}", self.awh_features)
         _check(self.critic_norm in CRITIC_NORMS, "critic_norm", f"one of {CRITIC_NORMS}", self.critic_norm)
         ups = 2 ** len(self.depth_reg_filters)
         _check(len(self.depth_reg_filters) >= 1 and self.depth_reg_size % ups == 0, "depth_reg_size",
@@ -218,8 +228,29 @@ class ModelConfig:
 
     @property
     def bottleneck_shape(self):
-        """Per-sample shape ``(hb, hb, channels)`` of z, the critic's input."""
+        """Per-sample shape ``(hb, hb, channels)`` of z, the critic's input at the default attach point."""
         return (self.bottleneck_size, self.bottleneck_size, self.channels)
+
+    @property
+    def critic_input_shape(self):
+        """Per-sample shape of what the critic sees (``awh_features`` of the ``awh_stack`` stack(s))."""
+        adapted = self.num_stacks if self.awh_stack == -1 else 1
+        return features_shape(self.awh_features, adapted, self.heatmap_size, self.hourglass_depth,
+                              self.channels, _NUM_KEYPOINTS)
+
+
+# awh_tf.keypoints.NUM_KEYPOINTS (this module imports nothing of awh_tf; a test checks the two agree).
+_NUM_KEYPOINTS = 21
+
+
+def features_shape(awh_features, num_adapted, heatmap_side, hourglass_depth, channels, num_keypoints):
+    """Per-sample shape ``(side, side, channels)`` of ``PoseNetwork``'s ``features`` (its class docstring)
+    when ``num_adapted`` stacks are adapted at ``awh_features``: what the critic is built for."""
+    bottleneck_side = heatmap_side // 2 ** hourglass_depth
+    side, depth = {"bottleneck": (bottleneck_side, channels), "output": (heatmap_side, channels),
+                   "multilevel": (bottleneck_side, channels * (hourglass_depth + 1)),
+                   "heatmaps": (heatmap_side, num_keypoints)}[awh_features]
+    return (side, side, depth * num_adapted)
 
 
 def _is_power_of_two(n):
@@ -337,6 +368,12 @@ class TrainConfig:
       train_steps: joint steps after pre-training (phase 2); the run has pretrain_steps + train_steps steps.
       n_critic: critic updates per pose update.
       lambda_wd, lambda_gp, lambda_res, lambda_reg, lambda_z: the loss weights of Eq. 4, 8 and 11.
+      critic_warmup_steps: joint steps at the start of phase 2 in which only the critic trains against the
+        pose network's features (λ_wd = 0 in the pose update): the pose network first sees the gradient of
+        a critic that already tells the domains apart. 0 = none (the paper).
+      lambda_wd_rampup_steps: after the warm-up, λ_wd rises from 0 to its value over this many joint steps
+        along DANN's ramp ``2 / (1 + exp(−10 p)) − 1`` (Ganin et al. 2016; ``trainer.lambda_wd_at``). 0 = λ_wd
+        at once (the paper).
       intermediate_losses: which losses supervise the first stack (subset of R2D, R3D, S2D; empty = wo/IL).
       optimizer: ``adam`` or ``adamw``; learning_rate / critic_learning_rate peak rates; warmup_steps and a
         cosine decay over the whole run to ``final_lr_fraction`` of the peak; weight_decay for AdamW.
@@ -370,6 +407,8 @@ class TrainConfig:
     lambda_res: float = 1.0
     lambda_reg: float = 1.0
     lambda_z: float = 1.0
+    critic_warmup_steps: int = 0
+    lambda_wd_rampup_steps: int = 0
     intermediate_losses: Tuple[str, ...] = ()
     optimizer: str = "adam"
     learning_rate: float = 1e-3
@@ -396,6 +435,9 @@ class TrainConfig:
         if self.critic_input_norm not in CRITIC_INPUT_NORMS:
             raise ValueError(f"critic_input_norm: expected one of {CRITIC_INPUT_NORMS}, got "
                              f"{self.critic_input_norm!r}")
+        if self.critic_warmup_steps < 0 or self.lambda_wd_rampup_steps < 0:
+            raise ValueError(f"critic_warmup_steps / lambda_wd_rampup_steps: expected >= 0, got "
+                             f"{self.critic_warmup_steps} / {self.lambda_wd_rampup_steps}")
         if self.n_critic < 1:
             raise ValueError(f"n_critic: expected >= 1 critic update per pose update, got {self.n_critic}")
         bad = set(self.intermediate_losses) - set(INTERMEDIATE_LOSSES)

@@ -17,6 +17,10 @@ Resumable: a run whose ``eval.json`` exists (with the same config) is not rerun,
 resumes from its last checkpoint. At the end ``<out_dir>/<suite>/results.md`` holds the Markdown table
 (mean ± sample standard deviation over seeds), the command and the run time, ``results.json`` the same
 numbers and ``pck.png`` the combined PCK curves (mean over seeds, shaded min–max).
+
+``--archive_dir docs/adaptation/<suite>``: a suite longer than a session (or a machine) — after every
+finished run the report and the finished runs without their checkpoints are copied there, to commit; on a
+new machine the same command restores them first, so only the missing rows and seeds train.
 """
 
 import os
@@ -42,7 +46,8 @@ def main(argv):
                              tuple(FLAGS.only or ()), FLAGS.data,
                              rank_steps=tuple(int(s) for s in FLAGS.rank_at_steps or ()),
                              discrepancy=(FLAGS.discrepancy_samples, FLAGS.discrepancy_critic_steps),
-                             command=" ".join(["python", "tools/run_experiments.py"] + sys.argv[1:]))
+                             command=" ".join(["python", "tools/run_experiments.py"] + sys.argv[1:]),
+                             archive_dir=FLAGS.archive_dir)
     except ValueError as e:
         sys.exit(f"error: {e}")
     except Interrupted as e:
@@ -66,6 +71,9 @@ def define_flags():
     flags.DEFINE_integer("discrepancy_samples", 300, "Held-out crops per domain for each run's domain "
                          "discrepancy (discrepancy.json); 0 = not measured.")
     flags.DEFINE_integer("discrepancy_critic_steps", 400, "Training steps of the discrepancy's fresh critic.")
+    flags.DEFINE_string("archive_dir", None, "A folder to commit (e.g. docs/adaptation/<suite>): finished runs "
+                        "archived there earlier are restored first (not rerun), and after every finished run the "
+                        "report and the finished runs (without checkpoints) are copied there.")
     flags.DEFINE_list("rank_at_steps", None, "Also evaluate each run's checkpoint of these steps and report the "
                       "ranking there (is the final ranking stable?); the checkpoints must be kept.")
 

@@ -46,7 +46,7 @@ def fresh_critic_wasserstein(z_s, z_t, model_cfg, steps=400, batch_size=64, lamb
     Args:
       z_s, z_t: ``[N_s, hb, wb, C]`` / ``[N_t, hb, wb, C]`` features; both are divided by the RMS of all of
         them (module docstring).
-      model_cfg: ``ModelConfig`` (the critic's architecture).
+      model_cfg: ``ModelConfig`` (the critic's architecture; built for the features' own shape).
       steps, batch_size, lambda_gp, learning_rate: the critic's training (Adam β = (0.5, 0.9), as in a run).
       seed: weights, halves, batches and the penalty's interpolation weights.
     Returns:
@@ -65,7 +65,7 @@ def fresh_critic_wasserstein(z_s, z_t, model_cfg, steps=400, batch_size=64, lamb
     halves = [np.array_split(rng.permutation(len(z)), 2) for z in (z_s, z_t)]
     (s_fit, s_out), (t_fit, t_out) = halves
     keras.utils.set_random_seed(seed)
-    critic = factory.build_critic(model_cfg, name="fresh_critic")
+    critic = factory.build_critic(model_cfg, name="fresh_critic", input_shape=z_s.shape[1:])
     optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9)
     n = min(batch_size, len(s_fit), len(t_fit))
 
@@ -86,21 +86,30 @@ def fresh_critic_wasserstein(z_s, z_t, model_cfg, steps=400, batch_size=64, lamb
     return float(wasserstein_estimate(scores_s, scores_t))
 
 
-def domain_features(pose_network, config, num, seed=0):
-    """Bottleneck features of ``num`` synthetic held-out and ``num`` real test crops (fewer if a split is
-    smaller): ``(z_s [n, hb, wb, C], z_t [n, hb, wb, C])`` float32."""
+def held_out_crops(config, num, seed=0):
+    """``num`` synthetic held-out and ``num`` real test crops (fewer if a split is smaller), cropped as in
+    evaluation: ``(images_s [n, S, S, 3], images_t [n, S, S, 3])``, the same draw for every run of a
+    config and seed."""
     from awh_tf.evaluation import evaluate_lib
 
     source, _ = evaluate_lib.open_split(config.data, "synthetic_test")
     target, _ = evaluate_lib.open_split(config.data, "test")
     n = min(num, len(source), len(target))
     rng = np.random.default_rng(seed)
-    feats = []
+    crops = []
     for ds in (source, target):
         idx = np.sort(rng.choice(len(ds), n, replace=False))
-        images = evaluate_lib.load_samples(ds, idx, config.pipeline)["image"]
-        feats.append(evaluate_lib.run_network(pose_network, images, ["features"])["features"])
-    return feats[0].astype(np.float32), feats[1].astype(np.float32)
+        crops.append(evaluate_lib.load_samples(ds, idx, config.pipeline)["image"])
+    return crops[0], crops[1]
+
+
+def domain_features(pose_network, config, num, seed=0):
+    """What the critic sees (``outputs["features"]``) of :func:`held_out_crops`:
+    ``(z_s [n, hb, wb, C], z_t [n, hb, wb, C])`` float32."""
+    from awh_tf.evaluation import evaluate_lib
+
+    return tuple(evaluate_lib.run_network(pose_network, images, ["features"])["features"].astype(np.float32)
+                 for images in held_out_crops(config, num, seed))
 
 
 def measure(pose_network, config, num=300, critic_steps=400, seed=0):

@@ -11,6 +11,7 @@ TensorFlow is imported only when a run trains or evaluates.
 import functools
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -58,8 +59,48 @@ def run_one(config, workdir, train_fn):
     return result, seconds
 
 
+ARCHIVED_REPORT = ("results.md", "results.json", "pck.png")
+
+
+def archive_runs(suite_dir, archive_dir):
+    """Copies every finished run of ``suite_dir`` (``<slug>/seed<k>/`` with an ``eval.json``), without its
+    checkpoints, and the suite's report into ``archive_dir`` — a folder to commit (``runs/`` may not survive
+    the machine). Returns the number of runs copied."""
+    copied = 0
+    for slug in sorted(os.listdir(suite_dir)) if os.path.isdir(suite_dir) else ():
+        for seed_dir in sorted(os.listdir(os.path.join(suite_dir, slug))) if not slug.startswith("_") else ():
+            src = os.path.join(suite_dir, slug, seed_dir)
+            if not os.path.exists(os.path.join(src, "eval.json")):
+                continue
+            dst = os.path.join(archive_dir, "runs", slug, seed_dir)
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("checkpoints", ".lock", "*.tmp"))
+            copied += 1
+    for name in ARCHIVED_REPORT:
+        if os.path.exists(os.path.join(suite_dir, name)):
+            shutil.copy2(os.path.join(suite_dir, name), archive_dir)
+    return copied
+
+
+def restore_archived_runs(archive_dir, suite_dir):
+    """Copies the archived finished runs of ``archive_dir`` (:func:`archive_runs`) into ``suite_dir`` where it
+    has no finished run of that row and seed, so a suite on a new machine skips them and reports them.
+    Returns the number restored."""
+    restored, runs = 0, os.path.join(archive_dir, "runs")
+    for slug in sorted(os.listdir(runs)) if os.path.isdir(runs) else ():
+        for seed_dir in sorted(os.listdir(os.path.join(runs, slug))):
+            dst = os.path.join(suite_dir, slug, seed_dir)
+            if os.path.exists(os.path.join(dst, "eval.json")):
+                continue
+            shutil.rmtree(dst, ignore_errors=True)  # a half-trained run of this row: the archive finished it
+            shutil.copytree(os.path.join(runs, slug, seed_dir), dst)
+            restored += 1
+    return restored
+
+
 def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="procedural", train_fn=None,
-              command=None, log=print, rank_steps=(), evaluate_fn=None, discrepancy=(300, 400)):
+              command=None, log=print, rank_steps=(), evaluate_fn=None, discrepancy=(300, 400),
+              archive_dir=None):
     """Runs (or resumes) every configuration × seed, then writes the report; returns the failures.
 
     ``train_fn(config, workdir, log=, progress=)`` defaults to ``train_lib.train_and_evaluate`` and must
@@ -67,7 +108,9 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
     ``rank_steps``: also evaluate every finished run's checkpoint of these steps (``eval_ckpt-<step>.json``,
     with ``evaluate_fn(workdir, checkpoint)``, default ``evaluate_lib.evaluate_run``) and report the rows'
     ranking there beside the final one. ``discrepancy``: held-out samples per domain and fresh-critic steps
-    of each run's ``discrepancy.json`` (default train_fn only; 0 samples = not measured).
+    of each run's ``discrepancy.json`` (default train_fn only; 0 samples = not measured). ``archive_dir``:
+    first restore the runs archived there (:func:`restore_archived_runs`), then after every finished run
+    rewrite the report and archive it with the finished runs (:func:`archive_runs`).
     """
     if suite not in SUITES:
         raise ValueError(f"--suite: expected one of {sorted(SUITES)}, got {suite!r}")
@@ -85,6 +128,11 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
 
         train_fn = SharedRunner(os.path.join(suite_dir, "_pretrain"), *discrepancy)
         cleanup = _release_memory  # the Keras graphs of a finished run are garbage for the next one
+    command = command or " ".join(["python", "tools/run_experiments.py"] + sys.argv[1:])
+    if archive_dir:
+        n = restore_archived_runs(archive_dir, suite_dir)
+        if n:
+            log(f"restored {n} finished run(s) from {archive_dir}")
     # Seed-major: after each pass every configuration has one more seed, so a suite cut short still pairs.
     runs = [(e, s) for s in seeds for e in experiments]
     failures, t_start = [], time.time()
@@ -100,6 +148,9 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
             result, seconds = run_one(config, workdir, train_fn)
             log(f"{head}  EPE {result['epe_mean_mm']:6.2f} mm  AUC 0-30 {result['auc_0_30']:.3f}  "
                 f"{seconds:6.0f} s")
+            if archive_dir:
+                _report(suite, suite_dir, experiments, seeds, command, time.time() - t_start, ())
+                archive_runs(suite_dir, archive_dir)
         except Interrupted:  # SIGTERM / Ctrl-C: the run saved a checkpoint; the suite stops (resumable)
             log(f"{head}  interrupted; rerun the same command to resume the suite")
             raise
@@ -111,14 +162,24 @@ def run_suite(suite, base, seeds, out_dir, steps=0, extra=(), only=(), data="pro
         finally:
             cleanup()
     elapsed = time.time() - t_start
-    command = command or " ".join(["python", "tools/run_experiments.py"] + sys.argv[1:])
-    # The report covers the suite's folder: the configurations run now and any finished earlier.
-    shown = [e for e in SUITES[suite] if e in experiments or load_results(suite_dir, e, seeds)]
+    shown = _shown(suite, suite_dir, experiments, seeds)
     for step in rank_steps:
         failures += evaluate_checkpoints(suite_dir, shown, seeds, step, evaluate_fn, log)
-    report = write_report(suite_dir, suite, shown, seeds, command, elapsed, rank_steps)
+    report = _report(suite, suite_dir, experiments, seeds, command, elapsed, rank_steps)
+    if archive_dir:
+        log(f"archived {archive_runs(suite_dir, archive_dir)} finished run(s) and the report in {archive_dir}")
     log(f"wrote {report} ({elapsed:.0f} s this invocation)")
     return failures
+
+
+def _shown(suite, suite_dir, experiments, seeds):
+    """The report covers the suite's folder: the configurations run now and any finished earlier."""
+    return [e for e in SUITES[suite] if e in experiments or load_results(suite_dir, e, seeds)]
+
+
+def _report(suite, suite_dir, experiments, seeds, command, elapsed, rank_steps):
+    return write_report(suite_dir, suite, _shown(suite, suite_dir, experiments, seeds), seeds, command, elapsed,
+                        rank_steps)
 
 
 def _check_data(config, data):

@@ -48,14 +48,14 @@ class Experiment:
 
 
 def row_flags(da="none", losses=(), intermediate=None, source_only=False, labels="2d_depth", alpha="eq5",
-              lambda_wd=None):
+              lambda_wd=None, attach="bottleneck", stack=0):
     """The training flags of one row: the critic (``da``), the first stack's losses and head, the label
-    budget, α's mode and (if given) λ_wd. Every one is set explicitly, so the base flag file cannot leak
-    into what distinguishes the rows."""
+    budget, α's mode, where the critic attaches (``--awh_features``, ``--awh_stack``) and (if given) λ_wd.
+    Every one is set explicitly, so the base flag file cannot leak into what distinguishes the rows."""
     intermediate = intermediate or ("heatmap" if losses else "none")
     out = (f"--da={da}", f"--intermediate={intermediate}", f"--intermediate_losses={','.join(losses)}",
            f"--{'' if source_only else 'no'}source_only", f"--target_labels={labels}",
-           f"--similarity_mode={alpha}")
+           f"--similarity_mode={alpha}", f"--awh_features={attach}", f"--awh_stack={stack}")
     return out + ((f"--lambda_wd={lambda_wd}",) if lambda_wd is not None else ())
 
 

@@ -15,15 +15,16 @@ def build_pose_network(cfg, name="pose_network"):
                         hourglass_depth=cfg.hourglass_depth, num_residual=cfg.num_residual,
                         heatmap_stride=cfg.heatmap_stride, intermediate=cfg.intermediate,
                         intermediate_convs=cfg.intermediate_convs, awh_stack=cfg.awh_stack,
-                        num_keypoints=NUM_KEYPOINTS, name=name)
+                        num_keypoints=NUM_KEYPOINTS, awh_features=cfg.awh_features, name=name)
     model(np.zeros((1, cfg.input_size, cfg.input_size, 3), np.float32), training=False)
     return model
 
 
-def build_critic(cfg, name="critic"):
-    """:class:`Critic` for bottleneck features ``[B, *cfg.bottleneck_shape]``."""
+def build_critic(cfg, name="critic", input_shape=None):
+    """:class:`Critic` for features ``[B, *input_shape]`` (default ``cfg.critic_input_shape``, what the
+    pose network's ``features`` are)."""
     critic = Critic(filters=cfg.critic_filters, units=cfg.critic_units, norm=cfg.critic_norm, name=name)
-    critic(np.zeros((1,) + cfg.bottleneck_shape, np.float32))
+    critic(np.zeros((1,) + tuple(input_shape or cfg.critic_input_shape), np.float32))
     return critic
 
 
@@ -45,6 +46,6 @@ def build_similarity_weighting(cfg, mode="awh", name="feature_similarity_weighti
     weighting = FeatureSimilarityWeighting(stop_gradient=cfg.similarity_stop_gradient, mode=mode,
                                            epsilon=cfg.similarity_epsilon,
                                            clip_negative=cfg.similarity_clip_negative, name=name)
-    z = np.zeros((1,) + cfg.bottleneck_shape, np.float32)
+    z = np.zeros((1,) + cfg.critic_input_shape, np.float32)
     weighting(z, z)
     return weighting

@@ -9,11 +9,14 @@ from awh_tf.models.residual import residual_stack
 class Hourglass(keras.layers.Layer):
     """Recursive hourglass with skip connections (Newell et al. 2016, Fig. 3; AW Hourglass Fig. 2).
 
-    ``[B, H, W, C_in] -> {"features": [B, H, W, filters], "bottleneck": [B, H/2**depth, W/2**depth, filters]}``.
+    ``[B, H, W, C_in] -> {"features": [B, H, W, filters], "bottleneck": [B, H/2**depth, W/2**depth, filters],
+    "up1_k": [B, H/2**k, W/2**k, filters], "low1_k": [B, H/2**(k+1), W/2**(k+1), filters] for k < depth}``.
     Sub-layers use Newell's names: ``up1`` (skip branch at this scale), ``pool``, ``low1`` (after
     max-pooling), ``low2`` (the inner hourglass, or residuals at the lowest scale), ``low3``, ``up2``
     (nearest up-sampling); ``features = up1 + up2``. ``bottleneck`` is the innermost ``low2`` output: the
-    latent features z the AW Hourglass adapts (paper Eq. 5–6).
+    latent features z the AW Hourglass adapts (paper Eq. 5–6). ``up1_k`` and ``low1_k`` are the skip branch
+    and the encoder level of the k-th scale from the outside (k = 0: this hourglass's own ``up1``/``low1``),
+    for the per-level domain probe and the critic's other attach points (``PoseNetwork.awh_features``).
 
     Args:
       depth: number of 2× down-samplings (H and W must be divisible by 2**depth).
@@ -56,22 +59,38 @@ class Hourglass(keras.layers.Layer):
     def call(self, x, training=None):
         up1 = self.up1(x, training=training)
         low1 = self.low1(self.pool(x), training=training)
+        levels = {"up1_0": up1, "low1_0": low1}
         if self.depth > 1:
             inner = self.low2(low1, training=training)
             low2, bottleneck = inner["features"], inner["bottleneck"]
+            levels.update(_deeper(inner))
         else:
             low2 = bottleneck = self.low2(low1, training=training)
         up2 = self.up2(self.low3(low2, training=training))
-        return {"features": up1 + up2, "bottleneck": bottleneck}
+        return {"features": up1 + up2, "bottleneck": bottleneck, **levels}
 
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
-        cell = 2 ** self.depth
-        return {"features": (b, h, w, self.filters),
-                "bottleneck": (b, None if h is None else h // cell, None if w is None else w // cell,
-                               self.filters)}
+        def scaled(k):
+            cell = 2 ** k
+            return (b, None if h is None else h // cell, None if w is None else w // cell, self.filters)
+
+        shapes = {"features": scaled(0), "bottleneck": scaled(self.depth)}
+        for k in range(self.depth):
+            shapes.update({f"up1_{k}": scaled(k), f"low1_{k}": scaled(k + 1)})
+        return shapes
 
     def get_config(self):
         config = super().get_config()
         config.update(depth=self.depth, filters=self.filters, num_residual=self.num_residual)
         return config
+
+
+def _deeper(inner):
+    """The inner hourglass's ``up1_k``/``low1_k`` renamed one scale deeper (``k + 1``) for the outer one."""
+    out = {}
+    for key, value in inner.items():
+        if key.startswith(("up1_", "low1_")):
+            name, k = key.rsplit("_", 1)
+            out[f"{name}_{int(k) + 1}"] = value
+    return out

@@ -53,7 +53,7 @@ def inspect_models(model_config, print_fn=print, seed=0):
     critic = build_critic(cfg)
     critic.summary(print_fn=print_fn)
     results["critic"] = _report(
-        "critic", critic, count_flops(critic, [_spec(cfg.bottleneck_shape)]), print_fn)
+        "critic", critic, count_flops(critic, [_spec(cfg.critic_input_shape)]), print_fn)
 
     regularizer = build_depth_regularizer(cfg)
     regularizer.summary(print_fn=print_fn)
@@ -65,7 +65,7 @@ def inspect_models(model_config, print_fn=print, seed=0):
     weighting = build_similarity_weighting(cfg)
     results["feature_similarity_weighting"] = _report(
         "feature_similarity_weighting", weighting,
-        count_flops(weighting, [_spec(cfg.bottleneck_shape)] * 2), print_fn)
+        count_flops(weighting, [_spec(cfg.critic_input_shape)] * 2), print_fn)
 
     results["roundtrip_max_abs_diff"] = roundtrip_keras(pose, seed=seed)
     print_fn(f"pose_network .keras round trip: max |Δ| over all outputs = "

@@ -11,7 +11,7 @@ from awh_tf.keypoints import NUM_KEYPOINTS
 from awh_tf.models.conv_bn_relu import ConvBNReLU
 from awh_tf.models.hourglass import Hourglass
 from awh_tf.models.latent_25d_head import Latent25DHead
-from awh_tf.config import INTERMEDIATE_MODES
+from awh_tf.config import AWH_FEATURES, INTERMEDIATE_MODES, features_shape
 from awh_tf.models.residual import residual_stack
 from awh_tf.models.stem import Stem
 
@@ -28,7 +28,7 @@ class PoseNetwork(keras.Model):
     Output dict:
       ``uv`` ``[B, K, 2]`` input-crop px, ``z_rel`` ``[B, K]`` reference-bone units (last stack);
       ``heatmaps`` ``[B, h, w, K]`` softmax, ``depth_maps`` ``[B, h, w, K]`` (last stack);
-      ``features`` ``[B, hb, hb, C]``: bottleneck z of hourglass ``awh_stack`` (the adapted one);
+      ``features``: what the critic sees (``awh_features`` of stack ``awh_stack``; below);
       for every earlier stack i: ``stack{i}_uv``, ``stack{i}_z_rel``, ``stack{i}_heatmaps``,
       ``stack{i}_depth_maps`` (for intermediate supervision).
 
@@ -37,6 +37,21 @@ class PoseNetwork(keras.Model):
     the head's heatmap logits and depth maps in ``heatmap``/``none`` mode, and in ``conv`` mode (FSSC) the
     output of the extra convs ``intermediate{i}`` that sit between ``lin{i}`` and ``head{i}``.
     The network knows nothing of the critic or the depth regularizer: the RGB path is self-contained.
+
+    ``features`` (the critic's attach point; shape: ``awh_tf.config.features_shape``), per adapted stack:
+      ``bottleneck`` ``[B, hb, hb, C]``: the innermost z (the paper's Eq. 5–6);
+      ``output`` ``[B, h, h, C]``: the hourglass's output, after its skip branches;
+      ``multilevel`` ``[B, hb, hb, C·(d+1)]``: z and every skip branch ``up1_k``, each average-pooled to hb
+      and concatenated along channels (one critic; α of Eq. 5 is per channel, so each level's channels
+      keep their own weights);
+      ``heatmaps`` ``[B, h, h, K]``: the stack's predicted latent 2D heatmaps (softmax; output-space
+      alignment, after AdaptSegNet).
+    ``awh_stack = -1`` adapts every stack: their tensors are concatenated along channels.
+    With ``return_levels=True`` the output also holds ``levels``: every probe level by name (``stem``,
+    ``stack{i}_input`` for i > 0, ``stack{i}_low1_k``, ``stack{i}_bottleneck``, ``stack{i}_up1_k``,
+    ``stack{i}_output``, ``stack{i}_head_input``, ``stack{i}_heatmaps``): per stack down the encoder
+    (``low1_k``, k = 0 the finest), the bottleneck, up the skip branches (``up1_k``, coarsest first), the
+    output, the head's input, the head's heatmaps.
 
     Args:
       input_size: S.
@@ -47,13 +62,14 @@ class PoseNetwork(keras.Model):
       heatmap_stride: S / h (power of two).
       intermediate: ``none`` | ``heatmap`` | ``conv`` (see above; ``none`` builds the ``heatmap`` graph).
       intermediate_convs: extra 3×3 conv-BN-ReLU layers per earlier stack in ``conv`` mode.
-      awh_stack: index of the hourglass whose bottleneck is returned as ``features``.
+      awh_stack: index of the hourglass whose ``awh_features`` are returned as ``features``; -1 = all.
       num_keypoints: K.
+      awh_features: the critic's attach point (above).
     """
 
     def __init__(self, input_size=64, channels=32, num_stacks=2, hourglass_depth=2, num_residual=1,
                  heatmap_stride=4, intermediate="none", intermediate_convs=2, awh_stack=0,
-                 num_keypoints=NUM_KEYPOINTS, **kwargs):
+                 num_keypoints=NUM_KEYPOINTS, awh_features="bottleneck", **kwargs):
         super().__init__(**kwargs)
         self.input_size = input_size
         self.channels = channels
@@ -65,6 +81,7 @@ class PoseNetwork(keras.Model):
         self.intermediate_convs = intermediate_convs
         self.awh_stack = awh_stack
         self.num_keypoints = num_keypoints
+        self.awh_features = awh_features
 
     def build(self, input_shape):
         self._check_arguments(input_shape)
@@ -112,36 +129,70 @@ class PoseNetwork(keras.Model):
         if self.intermediate not in INTERMEDIATE_MODES:
             raise ValueError(f"PoseNetwork {self.name}: intermediate must be one of {INTERMEDIATE_MODES}, "
                              f"got {self.intermediate!r}")
-        if not 0 <= self.awh_stack < self.num_stacks:
-            raise ValueError(f"PoseNetwork {self.name}: awh_stack must be in [0, {self.num_stacks}), "
-                             f"got {self.awh_stack}")
+        if not -1 <= self.awh_stack < self.num_stacks:
+            raise ValueError(f"PoseNetwork {self.name}: awh_stack must be -1 (all) or in [0, "
+                             f"{self.num_stacks}), got {self.awh_stack}")
+        if self.awh_features not in AWH_FEATURES:
+            raise ValueError(f"PoseNetwork {self.name}: awh_features must be one of {AWH_FEATURES}, "
+                             f"got {self.awh_features!r}")
 
-    def call(self, images, training=None):
+    @property
+    def adapted_stacks(self):
+        """The stacks whose ``awh_features`` make up ``features``."""
+        return tuple(range(self.num_stacks)) if self.awh_stack == -1 else (self.awh_stack,)
+
+    def call(self, images, training=None, return_levels=False):
         x = self.stem(self.normalize(images), training=training)
-        outputs = {}
+        outputs, levels, adapted = {}, {"stem": x}, []
         for i in range(self.num_stacks):
+            if i:
+                levels[f"stack{i}_input"] = x
             hourglass = self.hourglasses[i](x, training=training)
-            if i == self.awh_stack:
-                outputs["features"] = hourglass["bottleneck"]
+            for k in range(self.hourglass_depth):
+                levels[f"stack{i}_low1_{k}"] = hourglass[f"low1_{k}"]
+            levels[f"stack{i}_bottleneck"] = hourglass["bottleneck"]
+            for k in range(self.hourglass_depth - 1, -1, -1):
+                levels[f"stack{i}_up1_{k}"] = hourglass[f"up1_{k}"]
+            levels[f"stack{i}_output"] = hourglass["features"]
             lin = self.lins[i](self.residuals[i](hourglass["features"], training=training),
                                training=training)
-            if i == self.num_stacks - 1:
-                head = self.heads[i](lin)
-                outputs.update({name: head[name] for name in _STACK_OUTPUTS})
-                break
-            if self.intermediate == "conv":
-                fed = self.intermediates[i](lin, training=training)
-                head = self.heads[i](fed)
-            else:
-                head = self.heads[i](lin)
-                fed = ops.concatenate([head["heatmap_logits"], head["depth_maps"]], axis=-1)
-            outputs.update({f"stack{i}_{name}": head[name] for name in _STACK_OUTPUTS})
-            x = x + self.merge_features[i](lin) + self.merge_preds[i](fed)
+            last = i == self.num_stacks - 1
+            fed = self.intermediates[i](lin, training=training) if not last and self.intermediate == "conv" else lin
+            levels[f"stack{i}_head_input"] = fed
+            head = self.heads[i](fed)
+            levels[f"stack{i}_heatmaps"] = head["heatmaps"]
+            if i in self.adapted_stacks:
+                adapted.append(self._attached(hourglass, head))
+            prefix = "" if last else f"stack{i}_"
+            outputs.update({prefix + name: head[name] for name in _STACK_OUTPUTS})
+            if not last:
+                if self.intermediate != "conv":
+                    fed = ops.concatenate([head["heatmap_logits"], head["depth_maps"]], axis=-1)
+                x = x + self.merge_features[i](lin) + self.merge_preds[i](fed)
+        outputs["features"] = adapted[0] if len(adapted) == 1 else ops.concatenate(adapted, axis=-1)
+        if return_levels:
+            outputs["levels"] = levels
         return outputs
+
+    def _attached(self, hourglass, head):
+        """One adapted stack's part of ``features`` (class docstring)."""
+        if self.awh_features == "bottleneck":
+            return hourglass["bottleneck"]
+        if self.awh_features == "output":
+            return hourglass["features"]
+        if self.awh_features == "heatmaps":
+            return head["heatmaps"]
+        parts = [hourglass["bottleneck"]]
+        for k in range(self.hourglass_depth):
+            cell = 2 ** (self.hourglass_depth - k)
+            parts.append(ops.average_pool(hourglass[f"up1_{k}"], cell, strides=cell, padding="valid"))
+        return ops.concatenate(parts, axis=-1)
 
     def compute_output_shape(self, input_shape):
         maps = self.stem.compute_output_shape(tuple(input_shape))
-        shapes = {"features": self.hourglasses[self.awh_stack].compute_output_shape(maps)["bottleneck"]}
+        shapes = {"features": (maps[0],) + features_shape(
+            self.awh_features, len(self.adapted_stacks), maps[1], self.hourglass_depth, self.channels,
+            self.num_keypoints)}
         for i, head in enumerate(self.heads):
             prefix = "" if i == self.num_stacks - 1 else f"stack{i}_"
             head_shapes = head.compute_output_shape(maps)
@@ -161,5 +212,6 @@ class PoseNetwork(keras.Model):
                       hourglass_depth=self.hourglass_depth, num_residual=self.num_residual,
                       heatmap_stride=self.heatmap_stride, intermediate=self.intermediate,
                       intermediate_convs=self.intermediate_convs, awh_stack=self.awh_stack,
-                      num_keypoints=self.num_keypoints)
+                      num_keypoints=self.num_keypoints, awh_features=self.awh_features)
         return config
+

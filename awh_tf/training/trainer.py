@@ -8,7 +8,10 @@ Per joint step (paper Eq. 3-11, DESIGN.md §1), on a batch half synthetic (s), h
    ``L_wd - λ_gp·GP`` on the (detached) weighted features ``α ⊙ z`` (minimise ``-L_wd + λ_gp·GP``).
 3. One pose update (pose network + depth regularizer) minimises
    ``λ_wd·L_wd + λ_res (L_2.5D^s + L_2D^t) + λ_reg (L_reg^s + L_reg^t) + intermediate losses``.
-   ``L_wd = mean f(α⊙z_s) - mean f(α⊙z_t)``: lowering it moves the features together.
+   ``L_wd = mean f(α⊙z_s) - mean f(α⊙z_t)``: lowering it moves the features together. ``z`` is whatever
+   the network's ``awh_features`` attach the critic to (the bottleneck by default). The weight λ_wd is
+   :func:`lambda_wd_at` the joint step: 0 for ``critic_warmup_steps`` (the critic trains alone), then
+   ramped up over ``lambda_wd_rampup_steps`` (both 0 by default: λ_wd from the first joint step).
 
 Both step methods return that step's raw scalars (plus the α vector); they run inside
 ``strategy.run`` and the caller reduces over replicas and feeds :meth:`update_trackers`.
@@ -36,7 +39,8 @@ from awh_tf.losses import (gradient_penalty, loss_2d, loss_25d, loss_depth_reg, 
 
 _TRACKED = ("loss", "loss_25d_s", "loss_2d_t", "loss_z_t", "loss_reg_s", "loss_reg_t", "loss_inter",
             "wasserstein", "gradient_penalty", "critic_loss", "grad_norm", "critic_grad_norm",
-            "alpha_mean", "alpha_min", "alpha_median", "alpha_max", "feature_rms_s", "feature_rms_t")
+            "alpha_mean", "alpha_min", "alpha_median", "alpha_max", "feature_rms_s", "feature_rms_t",
+            "lambda_wd")
 
 
 class AWHTrainer(keras.Model):
@@ -208,8 +212,10 @@ class AWHTrainer(keras.Model):
                     for _ in range(cfg.n_critic):
                         _, gp, critic_loss, critic_norm = self._critic_update(xs_d, xt_d)
                 w = wasserstein_estimate(self.critic(x_s), self.critic(x_t))
-                total += cfg.lambda_wd * w
-                logs.update(alpha=alpha, wasserstein=w, gradient_penalty=gp, critic_loss=critic_loss,
+                joint_step = tf.cast(self.pose_optimizer.iterations, tf.float32) - float(cfg.pretrain_steps)
+                lambda_wd = lambda_wd_at(cfg, joint_step)
+                total += lambda_wd * w
+                logs.update(alpha=alpha, lambda_wd=lambda_wd, wasserstein=w, gradient_penalty=gp, critic_loss=critic_loss,
                             critic_grad_norm=critic_norm, feature_rms_s=rms_s, feature_rms_t=rms_t,
                             **alpha_statistics(alpha))
             scaled = self._scale(self.pose_optimizer, total)
@@ -227,6 +233,22 @@ class AWHTrainer(keras.Model):
 
     def call(self, images, training=False):
         return self.pose_network(images, training=training)
+
+
+def lambda_wd_at(train_cfg, joint_step):
+    """λ_wd at ``joint_step`` (0 = the first joint step; a float32 tensor).
+
+    0 during the ``critic_warmup_steps`` critic-only warm-up (the critic trains, the pose network does not
+    see its gradient); then DANN's ramp (Ganin et al. 2016) ``λ_wd (2 / (1 + exp(−10 p)) − 1)``, rescaled to
+    reach λ_wd exactly at p = 1, with p going from 0 to 1 over ``lambda_wd_rampup_steps``; then λ_wd.
+    """
+    step = tf.cast(joint_step, tf.float32) - float(train_cfg.critic_warmup_steps)
+    weight = tf.constant(train_cfg.lambda_wd, tf.float32)
+    if train_cfg.lambda_wd_rampup_steps > 0:
+        p = tf.clip_by_value(step / float(train_cfg.lambda_wd_rampup_steps), 0.0, 1.0)
+        ramp = 2.0 / (1.0 + tf.exp(-10.0 * p)) - 1.0
+        weight = weight * ramp / (2.0 / (1.0 + tf.exp(-10.0)) - 1.0)
+    return tf.where(step >= 0.0, weight, 0.0)
 
 
 def _rms(x, epsilon=1e-12):

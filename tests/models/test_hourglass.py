@@ -11,7 +11,21 @@ def test_layer_contract_and_shapes(rng):
     # The .keras round trip of nested hourglasses is covered by the pose network's (test_inspection.py).
     x = rng.random((2, 8, 8, 6), dtype=np.float32)
     run_layer_test(Hourglass, dict(depth=2, filters=4, num_residual=1), x,
-                   {"features": (2, 8, 8, 4), "bottleneck": (2, 2, 2, 4)})
+                   {"features": (2, 8, 8, 4), "bottleneck": (2, 2, 2, 4), "up1_0": (2, 8, 8, 4),
+                    "low1_0": (2, 4, 4, 4), "up1_1": (2, 4, 4, 4), "low1_1": (2, 2, 2, 4)})
+
+
+def test_levels_are_the_skip_branches_and_encoder_levels_of_each_scale(rng):
+    """up1_k / low1_k of the outer hourglass are its own (k = 0) and its inner hourglass's (k = 1)."""
+    hourglass = Hourglass(depth=2, filters=4)
+    x = rng.random((2, 8, 8, 4), dtype=np.float32)
+    out = hourglass(x, training=False)
+    inner = hourglass.low2
+    low1_0 = hourglass.low1(hourglass.pool(x), training=False)
+    np.testing.assert_allclose(out["up1_0"], hourglass.up1(x, training=False), atol=1e-6)
+    np.testing.assert_allclose(out["low1_0"], low1_0, atol=1e-6)
+    np.testing.assert_allclose(out["up1_1"], inner.up1(low1_0, training=False), atol=1e-6)
+    np.testing.assert_allclose(out["low1_1"], inner.low1(inner.pool(low1_0), training=False), atol=1e-6)
 
 
 def test_sub_layers_are_named_after_newell(rng):

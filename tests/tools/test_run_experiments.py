@@ -58,7 +58,8 @@ def test_paired_rows_differ_from_their_partner_only_in_the_critic(tmp_path):
     """A paired difference means "the same run plus a critic": every row with a partner must build the
     partner's config but for the critic's own fields (da, λ_wd, α mode)."""
     base = _base(tmp_path)
-    critic_fields = {"train.da", "train.lambda_wd", "model.similarity_mode"}
+    critic_fields = {"train.da", "train.lambda_wd", "model.similarity_mode", "model.awh_features",
+                     "model.awh_stack", "train.critic_warmup_steps", "train.lambda_wd_rampup_steps"}
     pairs = 0
     for name, suite in rx.SUITES.items():
         by_slug = {e.slug: e for e in suite}
@@ -170,6 +171,31 @@ def test_run_suite_reports_mean_spread_and_gap_closed_and_resumes(tmp_path):
     failures = rx.run_suite("table2", base, [0], out, steps=6, train_fn=fake, only=("oracle",),
                             log=lines.append)
     assert len(failures) == 1 and "other settings" in failures[0]
+
+
+def test_archive_keeps_finished_runs_and_a_new_machine_restores_them(tmp_path):
+    """--archive_dir: after every run the report and the finished runs (no checkpoints) are copied there; a
+    suite on a fresh out_dir restores them, trains only what is missing and reports the archived rows too."""
+    base, archive = _base(tmp_path), str(tmp_path / "docs" / "table2")
+    fake = FakeTrainer()
+    rx.run_suite("table2", base, [0], str(tmp_path / "first"), steps=4, train_fn=fake, command="cmd",
+                 log=lambda _: None, only=("source_only", "oracle"), archive_dir=archive)
+    ckpt = tmp_path / "first" / "table2" / "oracle" / "seed0" / "checkpoints"
+    ckpt.mkdir()
+    (ckpt / "ckpt-4.index").write_text("x")
+    rx.archive_runs(str(tmp_path / "first" / "table2"), archive)
+    assert sorted(os.listdir(os.path.join(archive, "runs"))) == ["oracle", "source_only"]
+    assert not os.path.exists(os.path.join(archive, "runs", "oracle", "seed0", "checkpoints"))
+    assert os.path.exists(os.path.join(archive, "results.md"))
+
+    fake = FakeTrainer()  # a new machine: nothing under the new out_dir
+    lines = []
+    rx.run_suite("table2", base, [0], str(tmp_path / "second"), steps=4, train_fn=fake, command="cmd",
+                 log=lines.append, only=("w_awh_wo_fss", "source_only", "oracle"), archive_dir=archive)
+    assert fake.calls == [("w_awh_wo_fss", 0)] and "restored 2 finished run(s)" in lines[0]
+    md = open(os.path.join(archive, "results.md")).read()
+    assert all(f"| {label} |" in md for label in ("source only", "oracle", "w/AWH+wo/FSS"))
+    assert sorted(os.listdir(os.path.join(archive, "runs"))) == ["oracle", "source_only", "w_awh_wo_fss"]
 
 
 def test_run_suite_continues_after_a_failed_run(tmp_path):
