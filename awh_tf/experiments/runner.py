@@ -68,7 +68,8 @@ def archive_runs(suite_dir, archive_dir):
     the machine). Returns the number of runs copied."""
     copied = 0
     for slug in sorted(os.listdir(suite_dir)) if os.path.isdir(suite_dir) else ():
-        for seed_dir in sorted(os.listdir(os.path.join(suite_dir, slug))) if not slug.startswith("_") else ():
+        row_dir = os.path.join(suite_dir, slug)
+        for seed_dir in sorted(os.listdir(row_dir)) if os.path.isdir(row_dir) and not slug.startswith("_") else ():
             src = os.path.join(suite_dir, slug, seed_dir)
             if not os.path.exists(os.path.join(src, "eval.json")):
                 continue
