@@ -26,3 +26,17 @@ def installed_detector_dir():
             pytest.fail(f"{message} (CI's test command installs it before pytest)")
         pytest.skip(message)
     return fetch.default_dir()
+
+
+@pytest.fixture(scope="session")
+def real_test_frames(tmp_path_factory):
+    """The samples of the tiny run's real-domain test split (8 procedural 640×480 STB frames, generated once
+    into the folder the tiny run of ``tests/evaluation/conftest.py`` uses)."""
+    from awh_tf.data import STB_TEST_SEQUENCES, STBDataset
+    from awh_tf.data.data_setup import ensure_procedural_data
+    from tests.evaluation.conftest import tiny_config
+
+    config = tiny_config(tmp_path_factory.getbasetemp() / "tiny_data")
+    ensure_procedural_data(config.data, log=lambda *_: None)
+    ds = STBDataset(config.data.stb_path(), sequences=STB_TEST_SEQUENCES, with_depth=False)
+    return [ds[i] for i in range(len(ds))]
