@@ -17,7 +17,6 @@ import json
 import os
 
 import cv2
-import numpy as np
 
 from awh_tf.evaluation import plots, predict_lib
 from awh_tf.evaluation.predict_lib import PredictError
@@ -140,8 +139,3 @@ def _progress(total, path, enabled):
     return tqdm(total=total, desc=os.path.basename(os.path.normpath(path)), unit="frame", disable=not enabled,
                 leave=False)
 
-
-def mean_motion(uv_frames):
-    """Jitter: the mean over frames and keypoints of ``|uv_t − uv_{t−1}|`` px, for ``[T, K, 2]``."""
-    uv = np.asarray(uv_frames, np.float64)
-    return float(np.linalg.norm(np.diff(uv, axis=0), axis=-1).mean()) if len(uv) > 1 else 0.0
