@@ -100,7 +100,7 @@ def test_two_hands_keep_their_ids_and_max_hands_caps_them():
     assert len(capped(IMAGE, 0.0)) == 1
 
 
-def test_smoothing_changes_the_output_not_the_crops():
+def test_smoothing_changes_the_output_and_the_next_crop():
     scene = Scene()
     scene.hands = [(100, 100)]
     smooth = HandTracker(scene.detector, scene.pose_fn,
@@ -108,7 +108,8 @@ def test_smoothing_changes_the_output_not_the_crops():
     frames = _run(scene, smooth, 4, move=(6, 0))
     last = frames[-1][0]
     assert last.raw_uv[0, 0] == 118.0 and 100.0 < last.uv[0, 0] < 118.0  # lags behind the raw pose
-    assert last.box == pytest.approx(keypoint_box(SHAPE + [112, 100]))  # crop from last frame's raw keypoints
+    assert last.box == pytest.approx(keypoint_box(frames[-2][0].uv))  # cropped on last frame's smoothed pose
+    assert last.box != pytest.approx(keypoint_box(frames[-2][0].raw_uv))
 
 
 def test_track_score_and_box_helpers():
