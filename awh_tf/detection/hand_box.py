@@ -25,7 +25,7 @@ from awh_tf.detection.decoding import MIDDLE_MCP, WRIST
 
 RECT_SCALE = 2.6
 RECT_SHIFT_Y = -0.5
-BOX_SCALE = 0.86
+BOX_SCALE = 0.86  # median keypoint-box side / rectangle side, demo test frames (docs/full_images.md)
 
 
 @dataclasses.dataclass(frozen=True)

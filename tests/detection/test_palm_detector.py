@@ -21,7 +21,7 @@ def test_the_palm_model_finds_the_procedural_hand(variant, installed_detector_di
         u, v = (palm[0] + palm[2]) / 2, (palm[1] + palm[3]) / 2
         hits += bool(found) and x0 <= u <= x1 and y0 <= v <= y1  # the best palm lies on the hand
     # These 8 frames (seed 0) have large hands, which the palm model finds less often than the demo data's:
-    # the full model finds 4 of them here, the lite one 3 (on the demo data ~80% of frames, docs/full_images.md).
+    # the full model finds 4 of them here, the lite one 3 (on the demo data ~70% of frames, docs/full_images.md).
     assert hits >= 2, f"{variant}: the hand found in {hits} of {len(real_test_frames)} frames"
 
 
