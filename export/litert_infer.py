@@ -1,7 +1,10 @@
 """Runs an exported AW Hourglass ``.tflite`` on one image: 21 hand keypoints, and 3D when given a camera.
 
-Standalone: numpy, OpenCV and ``ai_edge_litert`` only (no TensorFlow, nothing from this repository), so
-the file can ship to a device team as is. See ``export/README.md`` for the model's contract.
+Standalone: numpy, OpenCV and ``ai_edge_litert`` only (no TensorFlow). The crop path uses nothing from this
+repository, so the file ships to a device team as is; the full-image path (no ``--box``) adds the palm
+detector, ``awh_tf/detection/`` (also numpy + OpenCV + LiteRT only: ship that folder and ``awh_tf/__init__.py``
+beside ``export/``, and the palm model from ``python -m awh_tf.detection.fetch``). See ``export/README.md``
+for the model's contract.
 
 Usage::
 
@@ -10,9 +13,17 @@ Usage::
     # a full image and a square box around the hand (centre u, v and side, image px):
     python export/litert_infer.py --model pose_int8.tflite --image frame.png --box 320,240,180 \\
         --intrinsics 607.9,607.9,314.8,236.4 --bone_mm 41 --json out.json --draw out.png
+    # a full image, the hands found by MediaPipe's palm detector (up to --max_hands):
+    python export/litert_infer.py --model pose_int8.tflite --image frame.png --threads 1 --draw out.png
 
 Output: one line per keypoint (name, u, v in image px, z_rel; with ``--intrinsics`` and ``--bone_mm``
-also X, Y, Z in mm, camera frame). ``--json`` writes the same, ``--draw`` the image with the skeleton.
+also X, Y, Z in mm, camera frame). ``--json`` writes the same, ``--draw`` the image with the skeleton. With the
+detector, each hand found gets a header line (its box and detector score) and ``--json`` holds ``hands``.
+
+Full image: an image that is not S×S and comes without ``--box`` goes through ``awh_tf.detection.full_image``
+as ``python -m awh_tf.predict`` does: palm detection, a crop of side ``max(w, h)·(1 + 2·crop_margin)`` around
+each hand box (``crop_margin`` from ``metadata.json`` beside the model, else 0.2, the training default), then
+the same on the box of the predicted keypoints (``--refine_passes``).
 
 Geometry (pixel centres at integer coordinates): the crop is the square of side L centred on c, mapped
 to S×S by ``p_crop = (S / L)·(p − c) + (S − 1)/2`` (the training pipeline's crop). The model returns
@@ -170,14 +181,55 @@ def predict(model, image, box=None, right_hand=False, path="image"):
     return uv_h[:, :2], z_rel
 
 
-def draw(image, uv, path):
-    """Writes ``image`` with the skeleton over it to ``path``."""
+def box_square(box, crop_margin):
+    """A hand box ``(x, y, w, h)`` px (pixels ``x .. x+w-1``) → the crop square ``(u, v, side)``, the way
+    training crops are made from the keypoints' box."""
+    x, y, w, h = box
+    return x + (w - 1) / 2.0, y + (h - 1) / 2.0, max(w, h) * (1.0 + 2.0 * crop_margin)
+
+
+def model_crop_margin(model_path, default=0.2):
+    """The run's ``pipeline.crop_margin`` from ``metadata.json`` beside the model, else ``default``."""
+    import os
+
+    try:
+        with open(os.path.join(os.path.dirname(os.path.abspath(model_path)), "metadata.json")) as f:
+            return float(json.load(f)["source"]["config"]["pipeline"]["crop_margin"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return default
+
+
+def detection_modules():
+    """``(full_image, palm_detector, fetch)`` of ``awh_tf.detection``, from this repository if not installed."""
+    import os
+
+    try:
+        from awh_tf.detection import fetch, full_image, palm_detector
+    except ImportError:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from awh_tf.detection import fetch, full_image, palm_detector
+    return full_image, palm_detector, fetch
+
+
+def detect_and_predict(model, image, detector, crop_margin=0.2, right_hand=False, refine_passes=1):
+    """Every hand ``detector`` finds in ``image``: a list of ``awh_tf.detection.full_image.HandPose``."""
+    full_image, _, _ = detection_modules()
+
+    def pose_fn(img, box, right):
+        return predict(model, img, box_square(box, crop_margin), right)
+
+    return full_image.detect_hands(detector, pose_fn, image, right_hand, refine_passes)
+
+
+def draw(image, hands_uv, path):
+    """Writes ``image`` with the skeletons (each ``[21, 2]`` px) over it to ``path``."""
     canvas = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    pts = [(int(round(u)), int(round(v))) for u, v in uv]
-    for a, b in SKELETON_EDGES:
-        cv2.line(canvas, pts[a], pts[b], (0, 255, 0), 1, cv2.LINE_AA)
-    for p in pts:
-        cv2.circle(canvas, p, 2, (0, 0, 255), -1, cv2.LINE_AA)
+    for uv in hands_uv:
+        pts = [(int(round(u)), int(round(v))) for u, v in uv]
+        for a, b in SKELETON_EDGES:
+            cv2.line(canvas, pts[a], pts[b], (0, 255, 0), 1, cv2.LINE_AA)
+        for p in pts:
+            cv2.circle(canvas, p, 2, (0, 0, 255), -1, cv2.LINE_AA)
     if not cv2.imwrite(str(path), canvas):
         raise ClientError(f"--draw {path}: cannot write an image there")
 
@@ -201,6 +253,11 @@ def _parse(argv):
     p.add_argument("--intrinsics", help="FX,FY,CX,CY of --image (px); with --bone_mm gives 3D")
     p.add_argument("--bone_mm", type=float, help="palm → middle-MCP length of this hand, mm")
     p.add_argument("--threads", type=int, default=2, help="LiteRT CPU threads")
+    p.add_argument("--detector", choices=("full", "lite"), default="full", help="palm model for full images")
+    p.add_argument("--detector_dir", help="where `python -m awh_tf.detection.fetch` put the palm models")
+    p.add_argument("--max_hands", type=int, default=2, help="full images: at most this many hands")
+    p.add_argument("--min_detection_score", type=float, default=0.5, help="full images: palm score threshold")
+    p.add_argument("--refine_passes", type=int, default=1, help="full images: re-crops on the keypoints")
     p.add_argument("--json", help="write the keypoints to this JSON file")
     p.add_argument("--draw", help="write the image with the skeleton to this file")
     return p.parse_args(argv)
@@ -211,29 +268,67 @@ def run(args):
     box = _floats(args.box, 3, "--box") if args.box else None
     if (args.intrinsics is None) != (args.bone_mm is None):
         raise ClientError("--intrinsics and --bone_mm: give both for 3D, or neither")
-    image = read_rgb(args.image)
-    model = PoseModel(args.model, args.threads)
-    uv, z_rel = predict(model, image, box, args.hand == "right", args.image)
-    result = {"keypoints": list(KEYPOINT_NAMES), "uv_px": uv.tolist(), "z_rel": z_rel.tolist()}
+    K = None
     if args.intrinsics:
         fx, fy, cx, cy = _floats(args.intrinsics, 4, "--intrinsics")
         K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-        xyz, exact = recover_xyz(uv, z_rel, K, args.bone_mm, closest_if_no_root=True)
-        result["xyz_mm"], result["root_depth_exact"] = xyz.tolist(), exact
-        if not exact:
-            print("warning: the root-depth quadratic has no real root for this prediction; using the depth "
-                  "where the reference bone is closest to --bone_mm", file=sys.stderr)
-    for i, name in enumerate(KEYPOINT_NAMES):
-        line = f"{i:2d} {name:<11} u {uv[i, 0]:8.2f} v {uv[i, 1]:8.2f} z_rel {z_rel[i]:+.3f}"
-        if "xyz_mm" in result:
-            line += " xyz_mm " + " ".join(f"{c:8.1f}" for c in result["xyz_mm"][i])
-        print(line)
+    image = read_rgb(args.image)
+    model = PoseModel(args.model, args.threads)
+    if box is None and image.shape[:2] != (model.input_size, model.input_size):
+        result = _run_full_image(args, model, image, K)
+    else:
+        uv, z_rel = predict(model, image, box, args.hand == "right", args.image)
+        result = _hand_result(uv, z_rel, K, args.bone_mm)
+        _print_hand(result)
+        result = dict(keypoints=list(KEYPOINT_NAMES), **result)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
     if args.draw:
-        draw(image, uv, args.draw)
+        hands = result["hands"] if "hands" in result else [result]
+        draw(image, [np.array(h["uv_px"]) for h in hands], args.draw)
     return result
+
+
+def _run_full_image(args, model, image, K):
+    _, palm_detector, fetch = detection_modules()
+    try:
+        detector = palm_detector.PalmDetector(args.detector, args.detector_dir, args.min_detection_score,
+                                              args.max_hands, num_threads=args.threads)
+    except fetch.DetectorNotInstalled as e:
+        raise ClientError(f"{args.image}: a full image needs the palm detector or --box U,V,SIDE; {e}") from None
+    found = detect_and_predict(model, image, detector, model_crop_margin(args.model), args.hand == "right",
+                               args.refine_passes)
+    if not found:
+        raise ClientError(f"{args.image}: no hand found (give --box U,V,SIDE, or lower --min_detection_score)")
+    hands = []
+    for i, hand in enumerate(found):
+        print(f"hand {i}: box x,y,w,h {','.join(f'{v:.1f}' for v in hand.box)} detector score "
+              f"{hand.detection.score:.3f}")
+        result = _hand_result(hand.uv, hand.z_rel, K, args.bone_mm)
+        _print_hand(result)
+        hands.append(dict(result, box_xywh=list(hand.box), detector_score=hand.detection.score))
+    return {"keypoints": list(KEYPOINT_NAMES), "hands": hands}
+
+
+def _hand_result(uv, z_rel, K, bone_mm):
+    result = {"uv_px": uv.tolist(), "z_rel": z_rel.tolist()}
+    if K is not None:
+        xyz, exact = recover_xyz(uv, z_rel, K, bone_mm, closest_if_no_root=True)
+        result["xyz_mm"], result["root_depth_exact"] = xyz.tolist(), exact
+        if not exact:
+            print("warning: the root-depth quadratic has no real root for this prediction; using the depth "
+                  "where the reference bone is closest to --bone_mm", file=sys.stderr)
+    return result
+
+
+def _print_hand(result):
+    for i, name in enumerate(KEYPOINT_NAMES):
+        (u, v), z = result["uv_px"][i], result["z_rel"][i]
+        line = f"{i:2d} {name:<11} u {u:8.2f} v {v:8.2f} z_rel {z:+.3f}"
+        if "xyz_mm" in result:
+            line += " xyz_mm " + " ".join(f"{c:8.1f}" for c in result["xyz_mm"][i])
+        print(line)
 
 
 def main(argv=None):

@@ -23,13 +23,15 @@ ALLOWED = {
     "data": BASE,
     "models": BASE, "losses": BASE,
     "run_dir": BASE | {"models"},
-    "evaluation": BASE | {"data", "models", "losses", "run_dir"},
+    "detection": set(),  # numpy + OpenCV + LiteRT only: the standalone LiteRT client imports it
+    "evaluation": BASE | {"data", "models", "losses", "run_dir", "detection"},
     "export": BASE | {"data", "models", "run_dir"},
     "training": BASE | {"data", "models", "losses", "run_dir", "evaluation"},
     "experiments": BASE | {"data", "models", "losses", "run_dir", "evaluation", "training"},
 }
 ENTRY_POINTS = {"train", "evaluate", "predict", "inspect", "awh_tf"}  # CLIs and the package itself: anything
-NEVER_TENSORFLOW = ("awh_tf.config", "awh_tf.flags", "awh_tf.errors", "awh_tf.files")  # not even in a function
+NEVER_TENSORFLOW = ("awh_tf.config", "awh_tf.flags", "awh_tf.errors", "awh_tf.files",
+                    "awh_tf.detection")  # not even in a function
 NO_TENSORFLOW = NEVER_TENSORFLOW + ("awh_tf.experiments",)  # not at import time (the suites train lazily)
 
 
@@ -103,7 +105,10 @@ def _loaded_after_importing(modules):
     return set(proc.stdout.split())
 
 
-@pytest.mark.parametrize("modules", [NO_TENSORFLOW], ids=["config-flags-errors-experiments"])
+DETECTION = tuple(name for name, _ in _modules() if name.startswith("awh_tf.detection"))
+
+
+@pytest.mark.parametrize("modules", [NO_TENSORFLOW, DETECTION], ids=["config-flags-errors-experiments", "detection"])
 def test_flags_and_config_load_without_tensorflow(modules):
     loaded = _loaded_after_importing(modules)
     assert not {"tensorflow", "keras"} & loaded

@@ -6,6 +6,8 @@ non-square image) is resized to the network's S×S input. A full image comes wit
 treated like the keypoints' bounding box of training crops: the square of side
 ``max(w, h)·(1 + 2·crop_margin)`` around the box centre (``awh_tf.data.pipeline`` makes its crops the
 same way), so the hand fills the input as it did in training. The box must lie inside the image.
+Without a box, a hand detector finds the boxes (:func:`predict_full_image`, ``awh_tf.detection``): every
+hand it finds is predicted in its box, then again in the box of that pose's keypoints.
 
 The network was trained on left hands (right ones are mirrored, DESIGN.md §2); ``hand="right"`` mirrors
 the image first and the predicted u back (``u = W − 1 − u'``); ``z_rel`` is unchanged by the mirror.
@@ -122,6 +124,40 @@ def pose_3d(uv, z_rel, K, bone_length_mm):
     return geometry.xyz_from_25d(uv, z_rel, K, bone_length_mm, root_mm).astype(np.float64), root_mm
 
 
+def predict_box(pose_network, config, image, box=None, hand="left"):
+    """The pose of the hand in ``box`` ``(x, y, w, h)`` px (None: the whole image is the crop).
+
+    Args:
+      pose_network: the network, or any callable ``(images, training=False) -> {"uv", "z_rel", ...}``.
+      image: uint8 [H, W, 3] RGB.  hand: ``left`` or ``right`` (mirrored for the network and back).
+    Returns:
+      ``(uv [21, 2] image px, z_rel [21])`` float64.
+    Raises:
+      PredictError: the box does not lie inside the image.
+    """
+    width = image.shape[1]
+    seen = image
+    if hand == "right":  # the network only knows left hands
+        seen = np.ascontiguousarray(image[:, ::-1])
+        box = None if box is None else (width - box[0] - box[2], box[1], box[2], box[3])
+    A = input_affine(image.shape, config.model.input_size, box, config.pipeline.crop_margin)
+    net_in = crop.warp(seen, A, config.model.input_size).astype(np.float32) / 255.0
+    uv_in, z_rel = run_network(pose_network, net_in)
+    uv = crop.apply_affine(np.linalg.inv(A), uv_in).astype(np.float64)
+    return (mirror_uv(uv, width) if hand == "right" else uv), z_rel
+
+
+def pose_function(pose_network, config):
+    """:func:`predict_box` as the ``pose_fn(image, box, right_hand)`` of ``awh_tf.detection``, with the
+    network traced once (an eager call per crop costs ~10x more on a video)."""
+    import tensorflow as tf
+
+    forward = tf.function(lambda images: pose_network(images, training=False), reduce_retracing=True)
+    network = lambda images, training=False: forward(tf.constant(images))  # noqa: E731
+    return lambda image, box, right_hand: predict_box(network, config, image, box,
+                                                      "right" if right_hand else "left")
+
+
 def predict_image(pose_network, config, path, bbox=None, K=None, bone_length_mm=None, hand="left"):
     """Runs the RGB path on one image file (module docstring).
 
@@ -134,46 +170,76 @@ def predict_image(pose_network, config, path, bbox=None, K=None, bone_length_mm=
     Raises:
       PredictError: unreadable image or a box outside it.
     """
-    if hand not in ("left", "right"):
-        raise ValueError(f"hand: expected left or right, got {hand!r}")
+    _check_hand(hand)
     image = read_image(path)
-    height, width = image.shape[:2]
     if bbox is not None:
         try:
             check_box(image.shape, bbox)  # in the user's coordinates, before any mirroring
         except PredictError as e:
             raise PredictError(f"{path}: {e}") from None
-    seen, box = image, bbox
-    if hand == "right":  # the network only knows left hands
-        seen = np.ascontiguousarray(image[:, ::-1])
-        box = None if bbox is None else (width - bbox[0] - bbox[2], bbox[1], bbox[2], bbox[3])
-    A = input_affine(image.shape, config.model.input_size, box, config.pipeline.crop_margin)
-    net_in = crop.warp(seen, A, config.model.input_size).astype(np.float32) / 255.0
-    uv_in, z_rel = run_network(pose_network, net_in)
-    uv = crop.apply_affine(np.linalg.inv(A), uv_in).astype(np.float64)
-    if hand == "right":
-        uv = mirror_uv(uv, width)
-    xyz, root_mm = (None, None)
-    if K is not None and bone_length_mm is not None:
-        xyz, root_mm = pose_3d(uv, z_rel, K, float(bone_length_mm))
-    record = _record(path, (width, height), hand, bbox, uv, z_rel, xyz, root_mm, K, bone_length_mm)
+    uv, z_rel = predict_box(pose_network, config, image, bbox, hand)
+    record = dict(image_fields(path, image.shape), **hand_fields(hand, bbox, uv, z_rel, K, bone_length_mm))
     return Prediction(record=record, overlay=plots.overlay_skeleton(image, uv, bbox))
 
 
-def _record(path, size, hand, bbox, uv, z_rel, xyz, root_mm, K, bone_length_mm):
+def predict_full_image(pose_network, config, detector, path, K=None, bone_length_mm=None, hand="left",
+                       refine_passes=1):
+    """Every hand ``detector`` finds in an image file, each predicted in its box and re-cropped on its
+    keypoints ``refine_passes`` times (``awh_tf.detection.full_image``).
+
+    Returns:
+      :class:`Prediction` whose record has the image fields and ``hands``: per hand the fields of
+      :func:`hand_fields` plus ``detector_score`` and ``palm_box_xyxy``, best detection first.
+    Raises:
+      PredictError: unreadable image, or no hand found.
+    """
+    from awh_tf.detection import full_image
+
+    _check_hand(hand)
+    image = read_image(path)
+    hands = full_image.detect_hands(detector, pose_function(pose_network, config), image, hand == "right",
+                                    refine_passes)
+    if not hands:
+        raise PredictError(f"{path}: no hand found (pass --bbox x,y,w,h, or lower --min_detection_score)")
+    records, overlay = [], image
+    for found in hands:
+        fields = hand_fields(hand, found.box, found.uv, found.z_rel, K, bone_length_mm)
+        fields.update(detector_score=found.detection.score,
+                      palm_box_xyxy=[float(v) for v in found.detection.palm_box])
+        records.append(fields)
+        overlay = plots.overlay_skeleton(overlay, found.uv, found.box)
+    return Prediction(record=dict(image_fields(path, image.shape), hands=records), overlay=overlay)
+
+
+def _check_hand(hand):
+    if hand not in ("left", "right"):
+        raise ValueError(f"hand: expected left or right, got {hand!r}")
+
+
+UNITS = {"uv": "image px, pixel centres at integer coordinates",
+         "z_rel": "(Z - Z_palm) / |palm - middle MCP| (Eq. 7)",
+         "xyz_mm": "mm, camera frame (+Z forward): Z_k = root_depth_mm + z_rel_k * "
+                   "bone_length_mm, root_depth_mm solved from the palm-middle MCP bone"}
+
+
+def image_fields(path, image_shape):
+    """The record's fields about the image: ``image``, ``image_size_wh``, ``units``."""
+    return {"image": str(path), "image_size_wh": [int(image_shape[1]), int(image_shape[0])], "units": UNITS}
+
+
+def hand_fields(hand, bbox, uv, z_rel, K=None, bone_length_mm=None):
+    """The record's fields about one hand: ``hand``, ``bbox_xywh``, ``keypoints`` (+ 3D when K and the bone
+    length are given: ``intrinsics``, ``bone_length_mm``, ``root_depth_mm``, or a ``note`` without a root)."""
+    xyz, root_mm = (None, None)
+    if K is not None and bone_length_mm is not None:
+        xyz, root_mm = pose_3d(uv, z_rel, K, float(bone_length_mm))
     keypoints = []
     for k, name in enumerate(KEYPOINT_NAMES):
         entry = {"name": name, "uv": [float(uv[k, 0]), float(uv[k, 1])], "z_rel": float(z_rel[k])}
         if xyz is not None:
             entry["xyz_mm"] = [float(v) for v in xyz[k]]
         keypoints.append(entry)
-    record = {"image": str(path), "image_size_wh": list(size), "hand": hand,
-              "bbox_xywh": None if bbox is None else [float(v) for v in bbox],
-              "units": {"uv": "image px, pixel centres at integer coordinates",
-                        "z_rel": "(Z - Z_palm) / |palm - middle MCP| (Eq. 7)",
-                        "xyz_mm": "mm, camera frame (+Z forward): Z_k = root_depth_mm + z_rel_k * "
-                                  "bone_length_mm, root_depth_mm solved from the palm-middle MCP bone"},
-              "keypoints": keypoints}
+    record = {"hand": hand, "bbox_xywh": None if bbox is None else [float(v) for v in bbox], "keypoints": keypoints}
     if K is not None and bone_length_mm is not None:
         record.update(intrinsics=np.asarray(K).tolist(), bone_length_mm=float(bone_length_mm),
                       root_depth_mm=root_mm)
@@ -193,8 +259,9 @@ def output_stems(paths):
 
 
 def predict_files(pose_network, config, paths, out_dir, bbox=None, K=None, bone_length_mm=None,
-                  hand="left", log=print, warn=None):
-    """Runs :func:`predict_image` on every path; writes ``<stem>.json`` and ``<stem>_overlay.png``.
+                  hand="left", log=print, warn=None, detector=None, refine_passes=1):
+    """Runs :func:`predict_image` on every path — or, with a ``detector`` and no ``bbox``,
+    :func:`predict_full_image` — and writes ``<stem>.json`` and ``<stem>_overlay.png``.
 
     A file that fails gets one line ``error: <path>: <why>`` in ``warn`` (default ``log``) and the others
     still run.
@@ -206,7 +273,11 @@ def predict_files(pose_network, config, paths, out_dir, bbox=None, K=None, bone_
     written, failed = [], []
     for path, stem in zip(paths, output_stems(paths)):
         try:
-            pred = predict_image(pose_network, config, path, bbox, K, bone_length_mm, hand)
+            if detector is not None and bbox is None:
+                pred = predict_full_image(pose_network, config, detector, path, K, bone_length_mm, hand,
+                                          refine_passes)
+            else:
+                pred = predict_image(pose_network, config, path, bbox, K, bone_length_mm, hand)
         except PredictError as e:
             failed.append(str(e))
             (warn or log)(f"error: {e}")

@@ -53,3 +53,25 @@ def test_predict_cli_processes_good_files_and_reports_bad_ones(tiny_run, tiny_te
     assert len(record["keypoints"]) == 21 and (out / "SK_color_0_overlay.png").stat().st_size > 0
     proc = _run("awh_tf.predict", "--workdir", tiny_run.workdir, path, "--intrinsics", "1,1,1,1")
     assert proc.returncode != 0 and "--bone_length_mm" in proc.stderr
+
+
+@pytest.mark.slow
+def test_predict_cli_without_a_box_names_the_install_step_then_runs_a_video(tiny_run, tiny_test_image, tmp_path,
+                                                                             installed_detector_dir):
+    path = tiny_test_image[0]
+    env = dict(ENV, AWH_DETECTOR_DIR=str(tmp_path / "nothing"))
+    proc = subprocess.run([sys.executable, "-m", "awh_tf.predict", "--workdir", tiny_run.workdir, path], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=600)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert proc.returncode == 1 and len(errors) == 1 and "python -m awh_tf.detection.fetch" in errors[0]
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    shutil.copy(path, frames / "000.png")
+    shutil.copy(path, frames / "001.png")
+    out = tmp_path / "pred"
+    proc = _run("awh_tf.predict", "--workdir", tiny_run.workdir, str(frames), "--out", str(out), "--fps", "10",
+                "--noprogress")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{frames}: 2 frames" in proc.stdout  # frames without a hand still get their (empty) JSON
+    assert json.loads((out / "frames" / "frame_000001.json").read_text())["time_s"] == pytest.approx(0.1)
+    assert (out / "frames_overlay.mp4").stat().st_size > 0

@@ -170,7 +170,8 @@ def test_client_errors_are_one_line(fp32_export, tmp_path):
     cv2.imwrite(str(tmp_path / "big.png"), np.zeros((48, 64, 3), np.uint8))
     (tmp_path / "junk.png").write_bytes(b"not a png")
     m = ["--model", model]
-    cases = [(m + ["--image", "big.png"], "big.png: image is 64x48 px but the model takes 32x32 crops"),
+    env["AWH_DETECTOR_DIR"] = str(tmp_path / "no_detector")
+    cases = [(m + ["--image", "big.png"], "big.png: a full image needs the palm detector or --box U,V,SIDE"),
              (m + ["--image", "junk.png"], "junk.png: cannot read an image"),
              (m + ["--image", "big.png", "--box", "1,2"], "--box: expected 3 comma-separated numbers"),
              (m + ["--image", "big.png", "--box", "30,20,40", "--bone_mm", "40"],
@@ -181,3 +182,34 @@ def test_client_errors_are_one_line(fp32_export, tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, lines)
+
+
+def test_client_full_image_path_finds_the_hand_without_tensorflow(fp32_export, tmp_path, real_test_frames,
+                                                                 installed_detector_dir):
+    from awh_tf.detection.palm_detector import PalmDetector
+
+    detector = PalmDetector("full", installed_detector_dir, num_threads=1)
+    frame = next((s for s in real_test_frames if detector(s["image"])), None)
+    assert frame is not None, "the palm detector found no hand in the 8 procedural test frames"
+    cv2.imwrite(str(tmp_path / "frame.png"), cv2.cvtColor(frame["image"], cv2.COLOR_RGB2BGR))
+    _, out_dir, _ = fp32_export
+    env = dict(_tf_free_env(tmp_path), AWH_DETECTOR_DIR=installed_detector_dir)
+    result = _run_client(["--model", os.path.join(out_dir, "pose_fp32.tflite"), "--image", "frame.png",
+                          "--threads", "1", "--json", "out.json", "--draw", "d.png"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("hand 0: box x,y,w,h ")
+    with open(tmp_path / "out.json") as f:
+        hands = json.load(f)["hands"]
+    assert 1 <= len(hands) <= 2 and len(hands[0]["uv_px"]) == 21 and hands[0]["detector_score"] >= 0.5
+    x, y, w, h = hands[0]["box_xywh"]
+    assert 0 <= x and 0 <= y and x + w <= 640 and y + h <= 480
+    cv2.imwrite(str(tmp_path / "black.png"), np.zeros((480, 640, 3), np.uint8))
+    result = _run_client(["--model", os.path.join(out_dir, "pose_fp32.tflite"), "--image", "black.png"], env,
+                         tmp_path)
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("INFO: ")]  # LiteRT's own
+    assert result.returncode == 2 and errors == ["error: black.png: no hand found (give --box U,V,SIDE, or lower "
+                                                 "--min_detection_score)"]
+
+
+def test_box_square_is_the_training_crop_of_a_keypoint_box():
+    assert client.box_square((10.0, 20.0, 41.0, 21.0), 0.2) == (30.0, 30.0, pytest.approx(41 * 1.4))
