@@ -95,6 +95,14 @@ _FULL_SCHEDULE = tuple(_ROWS[slug] for slug in ("wo_awh", "w_wh", "w_awh", "unla
                partner="unlabelled"),
 ) + tuple(_ROWS[slug] for slug in ("source_only", "oracle", "w_awh_centred")) + (
     Experiment("2D+depth + AWH, λ_wd 1.0", "w_awh_lwd1.0", row_flags("awh", lambda_wd=1.0), partner="wo_awh"),
+    # The attach point the per-level probe points to (docs/adaptation.md "Where the domain lives"): the domain is
+    # as visible after the skip branches as before them and least at the bottleneck the paper adapts, and each
+    # 2.5D head reads its hourglass's output through one residual and a 1x1 conv: the critic on the outputs of
+    # both hourglasses (one critic on their concatenation), at the λ_wd that aligned the bottleneck.
+    Experiment("2D+depth + AWH at both hourglass outputs, λ_wd 1.0", "w_awh_output_all_lwd1.0",
+               row_flags("awh", lambda_wd=1.0, attach="output", stack=-1), partner="wo_awh"),
+    Experiment("no labels + AWH at both hourglass outputs, λ_wd 1.0", "unlabelled_awh_output_all_lwd1.0",
+               row_flags("awh", labels="none", lambda_wd=1.0, attach="output", stack=-1), partner="unlabelled"),
 )
 
 SUITES = {
