@@ -4,8 +4,10 @@
     python -m awh_tf.evaluate --workdir runs/demo --compare runs/wo_awh runs/w_wh
 
 Loads ``<workdir>/config.json`` and the latest checkpoint (or ``--checkpoint``), prints the protocol's
-table, the root-depth-free block and the per-keypoint errors, and writes ``eval.json``, ``pck.png`` and
-``per_keypoint.png`` into the run folder (``awh_tf/evaluation/evaluate_lib.py``). The data flags
+table (the reference code's figures by default — STB on every labelled keypoint, as hand3d; PA-MPJPE both
+rotation-only and as FreiHAND's ``align_w_scale`` with its F-scores; the in-image-only STB figures named as
+such: docs/protocol.md), the root-depth-free block and the per-keypoint errors, and writes ``eval.json``,
+``pck.png`` and ``per_keypoint.png`` into the run folder (``awh_tf/evaluation/evaluate_lib.py``). The data flags
 (``--data_dir``, ``--rhd_root``, ``--stb_root``, ``--max_eval_samples``, …) override the run's config;
 no other training flag may be given. ``--compare DIR2 DIR3 …`` also plots every run's PCK curve in one
 figure, ``<workdir>/pck_compare.png`` (runs without a saved evaluation are evaluated first).

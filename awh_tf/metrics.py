@@ -34,7 +34,12 @@ Definitions (the numbers papers quote depend on every one of them):
   prediction and the ground truth, **without** root subtraction (the translation is already fitted, as in
   FreiHAND's evaluation), so the root counts like any keypoint. Every statistic above is then computed
   from these distances unchanged (``epe_mean_mm`` is the PA-MPJPE). FreiHAND's own script fits an
-  orthogonal map that may be a reflection; the two agree unless the best fit is one.
+  orthogonal map that may be a reflection (``procrustes_transform(..., allow_reflection=True)``, scored by
+  ``awh_tf.evaluation.protocol`` under ``procrustes_freihand``); the two agree unless the best fit is one.
+* **F-score** (:func:`fscore`, FreiHAND's ``calculate_fscore``) at threshold ``t`` between two point sets of
+  one sample: precision = fraction of predicted points whose nearest ground-truth point is closer than ``t``,
+  recall = fraction of ground-truth points whose nearest predicted point is, ``F = 2PR / (P + R)`` (0 when
+  both are 0). Nearest neighbours, not correspondences, and strictly ``d < t`` (unlike PCK's ``<=``).
 
 Streaming: ``PoseEvaluator3D`` / ``PoseEvaluator2D`` store the distances of every batch and give the
 same numbers as one ``evaluate_3d`` / ``evaluate_2d`` call on the concatenated data.
@@ -186,7 +191,7 @@ def distances_2d(pred_uv, gt_uv):
     return np.linalg.norm(pred_uv - gt_uv, axis=-1)
 
 
-def procrustes_transform(pred_xyz, gt_xyz, visible=None):
+def procrustes_transform(pred_xyz, gt_xyz, visible=None, allow_reflection=False):
     """Per-sample similarity transform mapping ``pred`` onto ``gt`` in the least-squares sense.
 
     Minimises ``Σ_k ‖gt_k − (s R pred_k + t)‖²`` over the visible keypoints with ``s >= 0``, ``R`` a
@@ -194,12 +199,15 @@ def procrustes_transform(pred_xyz, gt_xyz, visible=None):
     ``Σ = (1/n) Σ_k (gt_k − μ_gt)(pred_k − μ_pred)ᵀ = U D Vᵀ``, ``S = diag(1, 1, det U det V)``,
     ``R = U S Vᵀ``, ``s = tr(D S) / σ²_pred``, ``t = μ_gt − s R μ_pred``). A sample whose visible
     prediction is one point gets ``s = 0`` (the best fit is the ground truth's centroid); a sample with
-    no visible keypoint gets the identity.
+    no visible keypoint gets the identity. With ``allow_reflection`` ``S = I``: ``R`` is the best
+    orthogonal map, a reflection when that fits better (``det R = −1``) — FreiHAND ``eval.py``'s
+    ``align_w_scale`` (scipy's ``orthogonal_procrustes`` on centred, norm-scaled poses) is this fit.
 
     Args:
       pred_xyz: [N, K, 3] (or [K, 3]) predicted keypoints, mm.
       gt_xyz: same shape, ground truth, mm.
       visible: [N, K] (or [K]) bool, the keypoints the fit uses; None = all. Others may be NaN.
+      allow_reflection: fit an orthogonal ``R`` (FreiHAND's convention) instead of a rotation.
 
     Returns:
       ``(scale [N], rotation [N, 3, 3], translation [N, 3])`` float64 (no N axis for one pose), with
@@ -223,7 +231,8 @@ def procrustes_transform(pred_xyz, gt_xyz, visible=None):
     u, d, vt = np.linalg.svd(cov)
     sign = np.sign(np.linalg.det(u) * np.linalg.det(vt))  # ±1: U and V are orthogonal
     s_diag = np.ones((len(cov), 3))
-    s_diag[:, 2] = sign
+    if not allow_reflection:
+        s_diag[:, 2] = sign
     rotation = np.einsum("nij,nj,njk->nik", u, s_diag, vt)
     var_pred = np.sum(pred_c**2, axis=(1, 2)) / count
     trace = np.sum(d * s_diag, axis=1)
@@ -236,22 +245,46 @@ def procrustes_transform(pred_xyz, gt_xyz, visible=None):
     return scale, rotation, translation
 
 
-def procrustes_align(pred_xyz, gt_xyz, visible=None):
+def procrustes_align(pred_xyz, gt_xyz, visible=None, allow_reflection=False):
     """The prediction mapped onto the ground truth by :func:`procrustes_transform`, per sample.
 
     Args:
       pred_xyz: [N, K, 3] (or [K, 3]) predicted keypoints, mm.
       gt_xyz: same shape, ground truth, mm.
       visible: [N, K] (or [K]) bool, the keypoints the fit uses; None = all.
+      allow_reflection: as in :func:`procrustes_transform`.
 
     Returns:
       float64, the shape of ``pred_xyz``: ``s R pred_k + t`` for every keypoint (the invisible ones
       are transformed too).
     """
-    scale, rotation, translation = procrustes_transform(pred_xyz, gt_xyz, visible)
+    scale, rotation, translation = procrustes_transform(pred_xyz, gt_xyz, visible, allow_reflection)
     pred = np.asarray(pred_xyz, np.float64)
     rotated = np.einsum("...ij,...kj->...ki", rotation, pred)
     return np.asarray(scale)[..., None, None] * rotated + np.asarray(translation)[..., None, :]
+
+
+def fscore(pred_points, gt_points, threshold):
+    """Per-sample F-score of two point sets at ``threshold`` (module docstring; FreiHAND's ``calculate_fscore``).
+
+    Args:
+      pred_points: [N, P, 3] (or [P, 3]) predicted points, mm.
+      gt_points: [N, Q, 3] (or [Q, 3]) ground-truth points, mm (Q may differ from P).
+      threshold: distance in mm; a point counts when its nearest neighbour is strictly closer.
+
+    Returns:
+      [N] float64 F-scores in [0, 1] (a float for one sample).
+    """
+    pred, gt = np.asarray(pred_points, np.float64), np.asarray(gt_points, np.float64)
+    single = pred.ndim == 2
+    if single:
+        pred, gt = pred[None], gt[None]
+    d = np.linalg.norm(pred[:, :, None] - gt[:, None], axis=-1)  # [N, P, Q]
+    precision = np.mean(d.min(axis=2) < threshold, axis=1)  # predicted points near some gt point
+    recall = np.mean(d.min(axis=1) < threshold, axis=1)  # gt points near some predicted point
+    total = precision + recall
+    f = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
+    return float(f[0]) if single else f
 
 
 def evaluate_3d(pred_xyz, gt_xyz, visible=None, align=None):

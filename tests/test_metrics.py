@@ -230,3 +230,20 @@ def test_module_does_not_import_tensorflow():
     # A fresh interpreter: other tests in this process may already have imported TensorFlow.
     code = "import sys, awh_tf.metrics; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(__file__).parents[1])
+
+
+# F-score cloud: gt A (0, 0, 0), B (10, 0, 0), C (20, 0, 0); pred p1 (1, 0, 0), p2 (10, 4, 0), p3 (0, 5, 0),
+# p4 (100, 0, 0). Nearest gt of each pred point: p1 -> A at 1, p2 -> B at 4, p3 -> A at 5 (B at √125),
+# p4 -> C at 80. Nearest pred of each gt point: A -> p1 at 1, B -> p2 at 4, C -> p2 at √116 ≈ 10.8.
+# At 5 mm (strictly closer): precision 2/4 (p3 sits on the threshold), recall 2/3, F = (2/3) / (7/6) = 4/7.
+# At 15 mm: precision 3/4, recall 3/3, F = 1.5 / 1.75 = 6/7. At 0.5 mm nothing matches: F = 0.
+FSCORE_GT = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [20.0, 0.0, 0.0]])
+FSCORE_PRED = np.array([[1.0, 0.0, 0.0], [10.0, 4.0, 0.0], [0.0, 5.0, 0.0], [100.0, 0.0, 0.0]])
+
+
+def test_fscore_on_a_cloud_whose_distances_are_counted_by_hand():
+    assert metrics.fscore(FSCORE_PRED, FSCORE_GT, 5.0) == pytest.approx(4 / 7)
+    assert metrics.fscore(FSCORE_PRED, FSCORE_GT, 15.0) == pytest.approx(6 / 7)
+    assert metrics.fscore(FSCORE_PRED, FSCORE_GT, 0.5) == 0.0
+    batch = metrics.fscore(np.stack([FSCORE_PRED, FSCORE_PRED + [0.0, 0.0, 1000.0]]), np.stack([FSCORE_GT] * 2), 5.0)
+    np.testing.assert_allclose(batch, [4 / 7, 0.0])

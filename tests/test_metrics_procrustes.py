@@ -137,3 +137,30 @@ def test_bad_align_and_non_finite_inputs():
         metrics.evaluate_3d(pred, np.stack([GT, GT]), align="procrustes")
     with pytest.raises(ValueError, match="pred shape"):
         metrics.procrustes_align(PRED, GT[:3])
+
+
+# pred = 2·M·gt + (1, 2, 3) with M the swap of x and y ((x, y, z) -> (y, x, z)): a 90° turn about Z followed
+# by a mirror in x, det M = −1. pred = (1, 2, 3), (1, 22, 3), (41, 2, 3), (1, 2, 63). The fit back that may
+# reflect is s = 1/2, R = M (its own inverse), t = −M (1, 2, 3) / 2 = (−1, −0.5, −1.5): exact.
+SWAP_XY = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+REFLECTED = 2.0 * GT @ SWAP_XY.T + [1.0, 2.0, 3.0]
+
+
+def test_reflection_allowed_recovers_scale_and_mirror_exactly():
+    np.testing.assert_allclose(REFLECTED[1], [1.0, 22.0, 3.0])
+    scale, rotation, translation = metrics.procrustes_transform(REFLECTED, GT, allow_reflection=True)
+    assert scale == pytest.approx(0.5)
+    np.testing.assert_allclose(rotation, SWAP_XY, atol=1e-12)
+    np.testing.assert_allclose(translation, [-1.0, -0.5, -1.5], atol=1e-9)
+    np.testing.assert_allclose(metrics.procrustes_align(REFLECTED, GT, allow_reflection=True), GT, atol=1e-9)
+    # The default is a rotation: it cannot undo the mirror, so a clear error is left.
+    scale, rotation, _ = metrics.procrustes_transform(REFLECTED, GT)
+    assert np.linalg.det(rotation) == pytest.approx(1.0)
+    assert np.abs(metrics.procrustes_align(REFLECTED, GT) - GT).max() > 1.0
+
+
+def test_reflection_allowed_changes_nothing_when_a_rotation_fits_best():
+    for allow in (False, True):
+        scale, rotation, translation = metrics.procrustes_transform(PRED, GT, allow_reflection=allow)
+        assert scale == pytest.approx(0.5)
+        np.testing.assert_allclose(rotation, RZ_MINUS_90, atol=1e-12)

@@ -29,7 +29,8 @@ Weak labels: the depth registration reads only the depth image and the 2D keypoi
 
 Visibility: STB has no occlusion labels, so ``visible`` = the keypoint projects inside the colour
 image (u in [-0.5, W - 0.5), v in [-0.5, H - 0.5)) in front of the camera. Self-occluded keypoints
-count as visible.
+count as visible. Every keypoint is labelled all the same (``in_image_visibility``): the crop and the 2D
+losses use ``visible``, while evaluation scores all 21, as hand3d does (docs/protocol.md).
 
 Streaming: only the labels (N x 21 x 3 floats) stay in memory; images are read per access.
 """
@@ -190,6 +191,9 @@ class STBDataset:
     """
 
     domain = 1
+    # ``visible`` means "inside the image", not "labelled": the protocol scores every keypoint and reports
+    # the in-image-only figures beside them (awh_tf.evaluation.protocol.evaluate_predictions).
+    in_image_visibility = True
 
     def __init__(self, root, sequences=STB_TRAIN_SEQUENCES, with_depth: bool = True,
                  depth_region: str = "full", hand_margin: float = HAND_BOX_MARGIN):

@@ -4,10 +4,12 @@
 :func:`awh_tf.evaluation.predict_dataset`, scores it with the published protocol
 (:func:`awh_tf.evaluation.evaluate_predictions`, DESIGN.md §4) and writes into the run folder:
 
-* ``eval.json`` — every key of ``metrics.evaluate_3d`` (mm), ``epe2d_*`` (px), ``num_samples``, the
-  Procrustes-aligned block ``procrustes`` (PA-MPJPE), the root-depth-free block ``root_free`` and
-  ``mean_pose_epe_mean_mm``, plus ``name``, ``split``, ``checkpoint`` and ``per_keypoint`` (name → mean 3D
-  EPE mm);
+* ``eval.json`` — every key of ``metrics.evaluate_3d`` (mm), ``epe2d_*`` (px), ``num_samples``,
+  ``num_scored_keypoints`` / ``scored_keypoints`` (which keypoints count: every labelled one on STB), the
+  Procrustes-aligned blocks ``procrustes`` (rotation only) and ``procrustes_freihand`` (FreiHAND's
+  ``align_w_scale``, F-scores), the root-depth-free block ``root_free``, ``mean_pose_epe_mean_mm`` and, on
+  STB, ``in_image`` (the figures on in-image keypoints only, as tables before issue 27 quoted them), plus
+  ``name``, ``split``, ``checkpoint`` and ``per_keypoint`` (name → mean 3D EPE mm); docs/protocol.md;
 * ``pck.png`` — the 3D PCK curve on 0–50 mm; ``per_keypoint.png`` — the per-keypoint 3D EPE.
 
 A real domain without 3D labels (``real_domain=coco``) is scored in 2D
@@ -91,7 +93,8 @@ def score(config, pose_network, dataset, synthetic, batch_size=32):
     labels = None
     if "has_3d" in pred and not np.asarray(pred["has_3d"]).any() and "image_wh" in dataset.annotations():
         labels = image_labels(dataset, config.pipeline.mirror_right)
-    return evaluate_predictions(pred, mean_pose=mean_pose, image_labels=labels)
+    return evaluate_predictions(pred, mean_pose=mean_pose, image_labels=labels,
+                                in_image_visibility=getattr(dataset, "in_image_visibility", False))
 
 
 def mean_training_pose(config, synthetic, max_samples=1000, log=None):

@@ -2,11 +2,26 @@
 metrics of a real domain without 3D labels.
 
 3D from the prediction with global scale and root depth known: ``Z_k = z_rel_k·s_gt + Z_root_gt``,
-``(X, Y) = Z·crop_K⁻¹ (u, v, 1)`` with the predicted crop-pixel ``(u, v)``; errors root-relative, visible
-keypoints only (:func:`awh_tf.metrics.evaluate_3d`). The same 3D prediction is also scored after Procrustes
-alignment (``procrustes``: PA-MPJPE, FreiHAND's headline number). The root-depth-free variant recovers
-``Z_root`` from the predicted 2.5D pose and the GT reference-bone length only
-(:func:`awh_tf.geometry.solve_root_depth`).
+``(X, Y) = Z·crop_K⁻¹ (u, v, 1)`` with the predicted crop-pixel ``(u, v)``; errors root-relative
+(:func:`awh_tf.metrics.evaluate_3d`). The root-depth-free variant recovers ``Z_root`` from the predicted
+2.5D pose and the GT reference-bone length only (:func:`awh_tf.geometry.solve_root_depth`).
+
+Which keypoints are scored (``scored_keypoints``; docs/protocol.md): those the reference code scores.
+For STB (``in_image_visibility``: the loader's ``visible`` only says "projects inside the image") that is
+every labelled keypoint, in or out of the image, as hand3d's ``eval_full.py`` scores it (``"labelled"``); the
+in-image-only figures every table before issue 27 quoted stay under ``in_image``. Elsewhere it is the loader's
+``visible`` (``"visible"``: all 21 for FreiHAND, as its ``eval.py``; RHD's own visibility flag, as hand3d).
+The 3D, 2D, Procrustes, root-free and mean-pose figures all use that one mask.
+
+Two Procrustes-aligned scores of the same 3D prediction (PA-MPJPE), never to be mistaken for each other:
+
+* ``procrustes`` — ours: scale + **rotation** + translation (no mirror image), fitted on the scored
+  keypoints (:func:`awh_tf.metrics.procrustes_transform`), 20 thresholds 0–50 mm as the root-relative keys.
+* ``procrustes_freihand`` — FreiHAND ``eval.py``'s: ``align_w_scale`` (scale + rotation **or reflection** +
+  translation) fitted on all 21 keypoints, every keypoint scored, its ``EvalUtil.get_measures(0, 0.05, 100)``
+  grid (100 thresholds 0–50 mm) for ``auc_0_50``, the count of fits that are reflections, and its F-scores at
+  5 and 15 mm (:func:`awh_tf.metrics.fscore`, ``d < t``) — on the 21 aligned keypoints, since we predict no
+  mesh (FreiHAND's published F-scores are on the 778 MANO vertices).
 
 Without 3D labels (``has_3d`` false for every sample: COCO-style hands) the result is 2D only
 (:func:`evaluate_predictions_2d`): EPE and PCK in crop px (comparable across domains at one input size)
@@ -25,6 +40,14 @@ from awh_tf import geometry, metrics
 
 IMAGE_PCK_PX = (5.0, 10.0, 20.0)
 BOX_PCK = (0.1, 0.2)
+SCALAR_3D = ("epe_mean_mm", "epe_median_mm", "auc_0_50", "auc_20_50", "auc_0_30")
+FREIHAND_PCK_THRESHOLDS_MM = np.linspace(0.0, 50.0, 100)  # eval.py: get_measures(0.0, 0.05, 100) in metres
+FREIHAND_FSCORE_MM = (5.0, 15.0)  # eval.py: f_threshs = [0.005, 0.015] m
+ALIGNMENT_TEXT = {
+    "procrustes": "scale + rotation (det +1) + translation, fitted on the scored keypoints (ours)",
+    "procrustes_freihand": "FreiHAND eval.py align_w_scale: scale + rotation or reflection + translation, "
+                           "fitted on all 21 keypoints; F-scores on the 21 keypoints, not the mesh",
+}
 
 
 def predict_dataset(pose_network, dataset, max_samples=0):
@@ -59,7 +82,7 @@ def predict_dataset(pose_network, dataset, max_samples=0):
     return out
 
 
-def evaluate_predictions(pred, mean_pose=None, image_labels=None):
+def evaluate_predictions(pred, mean_pose=None, image_labels=None, in_image_visibility=False):
     """Scores predictions from :func:`predict_dataset` with the published protocol (2D only without 3D labels).
 
     Args:
@@ -68,11 +91,15 @@ def evaluate_predictions(pred, mean_pose=None, image_labels=None):
         under the same protocol is reported as ``mean_pose_epe_mean_mm`` and its 2D EPE as
         ``mean_pose_epe2d_mean_px`` (the "has it learnt" baselines).
       image_labels: optional, for a dataset without 3D: :func:`image_labels` of it (image-px metrics).
+      in_image_visibility: ``pred["visible"]`` only says "inside the image" and every keypoint is labelled
+        (STB): score all 21 keypoints and add the in-image-only figures under ``in_image`` (module docstring).
     Returns:
       dict. With 3D labels: every key of :func:`metrics.evaluate_3d`, ``epe2d_mean_px``, ``epe2d_median_px``,
-      ``num_samples``, ``has_3d`` True, a ``procrustes`` sub-dict (the 3D keys after Procrustes alignment),
-      a ``root_free`` sub-dict (3D with the root depth recovered from one bone) and the baselines. Without:
-      :func:`evaluate_predictions_2d`. Arrays are lists (JSON-ready).
+      ``num_samples``, ``num_scored_keypoints``, ``scored_keypoints`` ("labelled" or "visible"), ``has_3d``
+      True, the ``procrustes`` and ``procrustes_freihand`` sub-dicts (module docstring), a ``root_free``
+      sub-dict (3D with the root depth recovered from one bone), the baselines and, with
+      ``in_image_visibility``, ``in_image`` (the scalar keys, 2D EPE and ``procrustes`` on in-image keypoints).
+      Without 3D labels: :func:`evaluate_predictions_2d`. Arrays are lists (JSON-ready).
     Raises:
       ValueError: some samples have 3D labels and others not (one dataset has them or not).
     """
@@ -85,22 +112,54 @@ def evaluate_predictions(pred, mean_pose=None, image_labels=None):
     xyz_pred = geometry.xyz_from_25d(pred["uv_pred"], pred["z_pred"], pred["crop_K"], pred["scale"],
                                      pred["root_depth"])
     visible = pred["visible"].astype(bool)
-    result = metrics.evaluate_3d(xyz_pred, pred["xyz"], visible)
-    result2d = metrics.evaluate_2d(pred["uv_pred"], pred["uv"], visible)
-    result.update(epe2d_mean_px=result2d["epe_mean_px"], epe2d_median_px=result2d["epe_median_px"],
-                  num_samples=int(len(xyz_pred)), has_3d=True)
-    aligned = metrics.evaluate_3d(xyz_pred, pred["xyz"], visible, align="procrustes")
-    result["procrustes"] = {k: aligned[k] for k in ("epe_mean_mm", "epe_median_mm", "auc_0_50", "auc_20_50",
-                                                    "auc_0_30")}
-    result["root_free"] = _root_free(pred, visible)
+    scored = np.ones_like(visible) if in_image_visibility else visible
+    result = _scores(pred, xyz_pred, scored)
+    result.update(num_samples=int(len(xyz_pred)), has_3d=True,
+                  scored_keypoints="labelled" if in_image_visibility else "visible",
+                  procrustes_freihand=freihand_aligned(xyz_pred, pred["xyz"]),
+                  root_free=_root_free(pred, scored))
+    if in_image_visibility:
+        in_image = _scores(pred, xyz_pred, visible)
+        result["in_image"] = {k: in_image[k] for k in SCALAR_3D + ("epe2d_mean_px", "epe2d_median_px",
+                                                                    "num_scored_keypoints", "procrustes")}
     if mean_pose is not None:
         n = len(xyz_pred)
         uv_m = np.broadcast_to(mean_pose[0], (n, 21, 2))
         z_m = np.broadcast_to(mean_pose[1], (n, 21))
         xyz_m = geometry.xyz_from_25d(uv_m, z_m, pred["crop_K"], pred["scale"], pred["root_depth"])
-        result["mean_pose_epe_mean_mm"] = metrics.evaluate_3d(xyz_m, pred["xyz"], visible)["epe_mean_mm"]
-        result["mean_pose_epe2d_mean_px"] = metrics.evaluate_2d(uv_m, pred["uv"], visible)["epe_mean_px"]
+        result["mean_pose_epe_mean_mm"] = metrics.evaluate_3d(xyz_m, pred["xyz"], scored)["epe_mean_mm"]
+        result["mean_pose_epe2d_mean_px"] = metrics.evaluate_2d(uv_m, pred["uv"], scored)["epe_mean_px"]
     return _jsonable(result)
+
+
+def _scores(pred, xyz_pred, mask):
+    """The 3D keys, the 2D EPE and the rotation-only ``procrustes`` block over the keypoints in ``mask``."""
+    result = metrics.evaluate_3d(xyz_pred, pred["xyz"], mask)
+    result2d = metrics.evaluate_2d(pred["uv_pred"], pred["uv"], mask)
+    aligned = metrics.evaluate_3d(xyz_pred, pred["xyz"], mask, align="procrustes")
+    result.update(epe2d_mean_px=result2d["epe_mean_px"], epe2d_median_px=result2d["epe_median_px"],
+                  num_scored_keypoints=int(mask.sum()),
+                  procrustes=dict({k: aligned[k] for k in SCALAR_3D}, alignment=ALIGNMENT_TEXT["procrustes"]))
+    return result
+
+
+def freihand_aligned(xyz_pred, xyz_gt):
+    """FreiHAND ``eval.py``'s aligned keypoint scores (module docstring) of [N, 21, 3] mm poses.
+
+    Returns:
+      dict: ``epe_mean_mm`` (its PA-MPJPE), ``epe_median_mm``, ``auc_0_50`` (100 thresholds), ``fscore_5mm``,
+      ``fscore_15mm`` (means over samples), ``num_reflections`` (fits with ``det R = −1``), ``alignment``.
+    """
+    aligned = metrics.procrustes_align(xyz_pred, xyz_gt, allow_reflection=True)
+    rotation = metrics.procrustes_transform(xyz_pred, xyz_gt, allow_reflection=True)[1]
+    distances = np.linalg.norm(aligned - xyz_gt, axis=-1)
+    stats = metrics.keypoint_statistics(distances, np.ones(distances.shape, bool), FREIHAND_PCK_THRESHOLDS_MM)
+    out = {"epe_mean_mm": float(stats["epe_mean"].mean()), "epe_median_mm": float(stats["epe_median"].mean()),
+           "auc_0_50": float(metrics.auc(stats["pck_curve"], FREIHAND_PCK_THRESHOLDS_MM).mean())}
+    out.update({f"fscore_{t:g}mm": float(metrics.fscore(aligned, xyz_gt, t).mean()) for t in FREIHAND_FSCORE_MM})
+    out.update(num_reflections=int((np.linalg.det(rotation) < 0).sum()),
+               alignment=ALIGNMENT_TEXT["procrustes_freihand"])
+    return out
 
 
 def evaluate_predictions_2d(pred, mean_pose=None, image_labels=None):
@@ -184,6 +243,9 @@ def headline_scalars(result):
                 "epe2d_mean_px": result["epe2d_mean_px"]}
         if "procrustes" in result:
             keys["pa_epe_mean_mm"] = result["procrustes"]["epe_mean_mm"]
+        freihand = result.get("procrustes_freihand", {})
+        keys.update({f"freihand_pa_{k}": freihand[k] for k in ("epe_mean_mm", "fscore_5mm", "fscore_15mm")
+                     if k in freihand})
         return keys
     keys = {"epe2d_mean_px": result["epe2d_mean_px"], "auc2d_0_30_px": result["auc2d_0_30_px"]}
     image = result.get("image", {})
@@ -232,7 +294,16 @@ def format_table(result, title="real test split"):
             ("AUC 20-50 mm", result["auc_20_50"]), ("AUC 0-30 mm", result["auc_0_30"]),
             ("2D mean EPE (px)", result["epe2d_mean_px"])]
     if "procrustes" in result:
-        rows.append(("PA-MPJPE, Procrustes-aligned (mm)", result["procrustes"]["epe_mean_mm"]))
+        rows.append(("PA-MPJPE, rotation only (mm)", result["procrustes"]["epe_mean_mm"]))
+    freihand = result.get("procrustes_freihand")
+    if freihand:
+        rows += [("PA-MPJPE, FreiHAND align_w_scale (mm)", freihand["epe_mean_mm"]),
+                 ("F@5 mm, FreiHAND-aligned keypoints", freihand["fscore_5mm"]),
+                 ("F@15 mm, FreiHAND-aligned keypoints", freihand["fscore_15mm"])]
+    in_image = result.get("in_image")
+    if in_image:
+        rows += [("3D mean EPE, in-image keypoints (mm)", in_image["epe_mean_mm"]),
+                 ("AUC 20-50 mm, in-image keypoints", in_image["auc_20_50"])]
     if "mean_pose_epe_mean_mm" in result:
         rows.append(("mean-pose baseline 3D EPE (mm)", result["mean_pose_epe_mean_mm"]))
     rf = result.get("root_free", {})
@@ -257,6 +328,8 @@ def _rows_2d(result):
 def _format_rows(result, title, rows):
     width = max(len(r[0]) for r in rows)
     kind = "" if result.get("has_3d", True) else ", 2D labels only"
+    if "num_scored_keypoints" in result:
+        kind += f", {result['num_scored_keypoints']} {result['scored_keypoints']} keypoints scored"
     lines = [f"{title} ({result['num_samples']} samples{kind})", "-" * (width + 12)]
     lines += [f"{name:<{width}}  {value:>9.3f}" for name, value in rows]
     return "\n".join(lines)

@@ -27,7 +27,7 @@ def test_evaluate_cli_writes_files_and_compares(tiny_run, tmp_path):
     assert proc.returncode == 1 and "other/config.json: not found" in proc.stderr  # no eval.json, no run
     proc = _run("awh_tf.evaluate", "--workdir", workdir, "--max_eval_samples", "4")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "(4 samples)" in proc.stdout and "without the root depth" in proc.stdout
+    assert "(4 samples, 84 labelled keypoints scored)" in proc.stdout and "without the root depth" in proc.stdout
     with open(os.path.join(workdir, "eval.json")) as f:
         assert json.load(f)["num_samples"] == 4
     shutil.copy(os.path.join(workdir, "eval.json"), other / "eval.json")

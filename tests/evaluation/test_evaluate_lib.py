@@ -41,15 +41,19 @@ def test_evaluate_run_reproduces_metrics_from_raw_outputs(tiny_run, evaluated):
     out = pose_net(batch["image"], training=False)
     uv, z = np.asarray(out["uv"], np.float64), np.asarray(out["z_rel"], np.float64)
     xyz = _by_hand_xyz(uv, z, batch["crop_K"], batch["scale"], batch["root_depth"])
-    want = metrics.evaluate_3d(xyz, batch["xyz"], batch["visible"])
+    want = metrics.evaluate_3d(xyz, batch["xyz"])  # STB: every labelled keypoint, as hand3d
+    in_image = metrics.evaluate_3d(xyz, batch["xyz"], batch["visible"])
     assert result["num_samples"] == len(test_set) == 8
+    assert result["num_scored_keypoints"] == 8 * 21
+    assert result["in_image"]["num_scored_keypoints"] == batch["visible"].sum()
     for key in ("epe_mean_mm", "epe_median_mm", "auc_0_50", "auc_20_50", "auc_0_30"):
         np.testing.assert_allclose(result[key], want[key], rtol=1e-3, atol=1e-3, err_msg=key)
+        np.testing.assert_allclose(result["in_image"][key], in_image[key], rtol=1e-3, atol=1e-3, err_msg=key)
     np.testing.assert_allclose(result["pck_curve"], want["pck_curve"], atol=1e-3)
     np.testing.assert_allclose(result["pck_thresholds_mm"], np.linspace(0, 50, 20))
     np.testing.assert_allclose(np.array(result["per_keypoint_epe_mm"], float), want["per_keypoint_epe_mm"],
                                rtol=1e-3, atol=1e-3)
-    want2d = metrics.evaluate_2d(uv, batch["uv"], batch["visible"])
+    want2d = metrics.evaluate_2d(uv, batch["uv"])
     np.testing.assert_allclose(result["epe2d_mean_px"], want2d["epe_mean_px"], rtol=1e-3, atol=1e-4)
     assert list(result["per_keypoint"]) == list(KEYPOINT_NAMES)
 
