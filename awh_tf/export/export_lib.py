@@ -31,6 +31,7 @@ from tensorflow import errors as tf_errors
 
 from awh_tf.export import crops, metadata, onnx, parity, saved_model, task_gate, tflite
 from awh_tf import run_dir
+from awh_tf.data import data_setup
 from awh_tf.data.errors import DataError
 from awh_tf.errors import TrainingError, first_line
 from awh_tf.export.errors import ExportError
@@ -143,6 +144,7 @@ def _export_onnx(sm_dir, partial, log):
 def _gate_set(config, options, log):
     """``(images, labels, info)``: the crops every artefact is judged on, their labels (None for the parity
     fallback) and what ``metadata.json`` says about them."""
+    reason = "--gate_source random"
     if options.gate_source != "random":
         try:
             dataset = crops.open_test_split(config)
@@ -152,9 +154,8 @@ def _gate_set(config, options, log):
             reason = f"no real test split ({first_line(e)})"
         else:
             labels = crops.test_split(config, options.gate_samples, dataset)
-            return labels["image"], labels, {"mode": "task", "split": "test", "samples": int(len(dataset))}
-    else:
-        reason = "--gate_source random"
+            split = data_setup.TEST_SPLIT_NAMES[config.data.real_domain]
+            return labels["image"], labels, {"mode": "task", "split": split, "samples": int(len(dataset))}
     n = options.gate_samples or FALLBACK_SAMPLES
     notice = (f"{reason}: the gate falls back to raw parity with the Keras model on {n} random crops (sanity "
               f"bounds only; task accuracy not checked)")
@@ -228,7 +229,7 @@ def export_run(workdir, out_dir, options=ExportOptions(), data_overrides=None, l
         if onnx.FORMAT in options.formats:
             paths[onnx.FORMAT], onnx_info = _export_onnx(sm_dir, partial, log)
         keras_files = _write_keras_files(network, partial)
-        log(f"judging every artefact on {len(images)} {'test' if labels else 'random'} crops ...")
+        log(f"judging every artefact on {len(images)} {'test' if labels is not None else 'random'} crops ...")
         reference = parity.keras_reference(keras_model, images)
         rows = _predictions(sm_dir, paths, keras_files, images, options.num_threads)
         results = task_gate.gate(rows, reference, labels)
