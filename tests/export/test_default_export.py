@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from awh_tf.export import tflite
+from awh_tf.export import task_gate, tflite
 from awh_tf.models import preset
 from awh_tf.training import train_lib
 from tests.evaluation.conftest import tiny_config
@@ -50,4 +50,4 @@ def test_default_export_of_a_short_trained_run_passes_the_task_gate(tmp_path):
             low, high = figure["ci95"]
             assert low <= figure["delta"] <= high and np.isfinite(figure["value"])
             assert figure["ci95_relative"][1] <= figure["tolerance"]
-    assert gate["artefacts"]["pose_int8.tflite"]["task"]["epe3d_mm"]["tolerance"] == 0.01
+    assert gate["artefacts"]["pose_int8.tflite"]["task"]["epe3d_mm"]["tolerance"] == task_gate.QUANTISED_TOLERANCE
