@@ -18,6 +18,11 @@ class Interrupted(TrainingError):
         self.signum = signum
 
 
+class ModelFileError(ValueError):
+    """A ``.keras`` file or preset folder that does not hold a loadable pose network
+    (``awh_tf.models.preset``); the message is one line saying what and where."""
+
+
 def first_line(error, limit=300):
     """The first non-empty line of an exception's message without TensorFlow's op context
     (``{{function_node …}}``, ``[Op:SaveV2]``), whitespace collapsed and at most ``limit`` characters: what

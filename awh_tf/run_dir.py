@@ -5,6 +5,7 @@ Layout (written by ``awh_tf.training.train_lib``; single-process run)::
     config.json        the resolved ``awh_tf.config.Config`` (written before training starts)
     checkpoints/       tf.train checkpoints: step, every network, both optimizers, RNG state
     tb/                TensorBoard scalars and histograms
+    pose_network.keras the final float32 pose network (``awh_tf.models.preset``; written before the evaluation)
     eval.json          the final evaluation on the real test split (``awh_tf.evaluation.evaluate_lib``);
                        eval_<split>[_<checkpoint>].json for other splits or an older checkpoint
     pck.png, per_keypoint.png

@@ -4,7 +4,7 @@
 square around the hand's visible 2D keypoints, resizes it to S (one affine ``A``, ``awh_tf.data.crop``),
 augments when given a generator (``awh_tf.data.augment``), encodes the 2.5D targets with
 ``awh_tf.geometry`` and crops the hand's depth into the depth regularizer's target. The tf.data streams
-(``awh_tf.data.pipeline``) run it in a parallel map; evaluation helpers, the export's parity crops and the
+(``awh_tf.data.pipeline``) run it in a parallel map; evaluation helpers, the export's gate crops and the
 precrop cache (which stores :func:`mirror_sample` d squares) call it directly.
 
 Legend: K = 21 keypoints, S = ``cfg.input_size``, D = ``cfg.depth_size``. An element is a dict of

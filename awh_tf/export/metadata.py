@@ -2,9 +2,10 @@
 
 Contents: the input (name, shape, dtype, colour order, value range, how the crop is made), the outputs
 (shapes, units, frames), the keypoints (names in order, root, reference bone, skeleton, hand side), the
-source run (workdir, checkpoint, its full config), each file's size and sha256, the parity figures, the
-ops of each ``.tflite`` and (when exported) of ``pose.onnx`` with its opset, and the library versions that
-wrote them.
+source run (workdir, checkpoint, its full config), each file's size and sha256, the gate's figures per
+artefact (``gate``: task error on the real test split with its paired interval, or the parity fallback;
+``parity``: the raw differences alone), the ops of each ``.tflite`` and (when exported) of ``pose.onnx``
+with its opset, and the library versions that wrote them.
 
 A SavedModel is a folder: its ``sha256`` is the hash of the sorted ``(relative path, file sha256)`` lines
 of every file in it, so it is reproducible from the files alone.
@@ -87,12 +88,14 @@ def versions():
 
 
 def build_metadata(config, workdir, checkpoint, input_size, files, parity, tflite_info, settings,
-                   onnx_info=None):
+                   onnx_info=None, gate=None):
     """The metadata dict.
 
     Args:
       config: the run's Config.  workdir, checkpoint: where the weights came from.  input_size: S px.
       files: ``{artefact: file_record}``.  parity: ``{artefact: Parity.to_dict()}``.
+      gate: ``export_lib``'s gate record (mode, crops, reference EPE, tolerances, ``artefacts``: each
+        artefact's ``GateResult.to_dict()``), or None (then the key is absent).
       tflite_info: ``{format: op_summary}``.  settings: the export's own options (formats, sources, …).
       onnx_info: ``awh_tf.export.onnx.summary`` of ``pose.onnx`` (opset, ops, converter and runtime
         versions), or None when no ONNX file was exported (then the key is absent).
@@ -108,11 +111,14 @@ def build_metadata(config, workdir, checkpoint, input_size, files, parity, tflit
         "source": {"workdir": os.path.abspath(workdir), "checkpoint": os.path.abspath(checkpoint),
                    "config": config.to_dict()},
         "files": files,
+        "gate": gate,
         "parity": parity,
         "tflite_ops": tflite_info,
         "export_settings": settings,
         "versions": versions(),
     }
+    if gate is None:
+        del meta["gate"]
     if onnx_info is not None:
         meta["onnx"] = onnx_info
     return meta

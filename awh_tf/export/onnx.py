@@ -1,4 +1,4 @@
-"""SavedModel → ONNX (``pose.onnx``) with tf2onnx; onnxruntime runs it for the parity check.
+"""SavedModel → ONNX (``pose.onnx``) with tf2onnx; onnxruntime runs it for the export gate.
 
 The file has the SavedModel's interface (legend: S input size px, K = 21 keypoints): input ``image``
 float32 ``[1, S, S, 3]`` RGB in [0, 1] (NHWC, as for every other artefact), outputs ``uv`` float32

@@ -8,7 +8,7 @@ Formats (every one keeps the SavedModel's ``serving_default`` signature: float32
 * ``dynamic_int8`` — weights int8, activations float (dynamic-range quantisation; no data needed), except
   the two ends of the network, whose weights stay float32: the first convolution (on the image) and the
   convolutions feeding the soft-argmax head. On the trained demo, int8 weights there alone cost 0.05 px
-  (first conv) and 0.02 px (heatmap conv) of the 0.1 px budget; restoring them takes 14 KB
+  (first conv) and 0.02 px (heatmap conv) of the former parity check's 0.1 px budget; restoring them takes 14 KB
   (:func:`restore_float_weights` puts the float model's tensors back into the quantised flatbuffer, so
   those ops run as plain float convolutions).
 * ``int8`` — the backbone fully integer (weights and activations int8, calibrated on a representative
@@ -21,7 +21,7 @@ Formats (every one keeps the SavedModel's ``serving_default`` signature: float32
   interface matches the other formats. ``int8_float_scope`` chooses what stays float: ``ends`` (default:
   the soft-argmax and the first convolution, as for ``dynamic_int8``), ``soft_argmax``, ``head`` (the
   soft-argmax and the head's two 1×1 convolutions) or ``none`` (everything int8, for comparison only: it
-  fails the parity check).
+  is ~10 px off).
 
 A model needing TensorFlow (Flex) ops fails with :class:`ExportError` unless ``allow_flex``.
 """

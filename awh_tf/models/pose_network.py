@@ -206,6 +206,14 @@ class PoseNetwork(keras.Model):
         outputs = self(image, training=False)
         return keras.Model(image, {name: outputs[name] for name in EXPORT_OUTPUTS}, name="pose_rgb")
 
+    @classmethod
+    def from_preset(cls, path):
+        """The network saved in ``path`` — a preset folder or a ``.keras`` file
+        (:func:`awh_tf.models.preset.load_pose_network`)."""
+        from awh_tf.models.preset import load_pose_network
+
+        return load_pose_network(path)
+
     def get_config(self):
         config = super().get_config()
         config.update(input_size=self.input_size, channels=self.channels, num_stacks=self.num_stacks,

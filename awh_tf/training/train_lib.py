@@ -35,7 +35,7 @@ from awh_tf.data import bad_samples, data_setup
 from awh_tf.errors import Interrupted, TrainingError
 from awh_tf.evaluation import evaluate_lib
 from awh_tf.evaluation.protocol import headline_scalars
-from awh_tf.models import factory
+from awh_tf.models import factory, preset
 from awh_tf.training import determinism, faults
 from awh_tf.training.streams import InputStreams
 from awh_tf.training.trainer import AWHTrainer
@@ -337,6 +337,10 @@ def train_and_evaluate(config, workdir, log=print, progress=True, domains=None):
         trainer = train(config, workdir, log=log, progress=progress, domains=domains)
         if not is_chief:
             return None  # a multi_worker run is evaluated once, by its chief
-        # A mixed-precision run is evaluated as it is exported: the float32 network from the final checkpoint.
-        network = trainer.pose_network if config.train.precision == "float32" else None
+        # A mixed-precision run is saved and evaluated as it is exported: the float32 network from the final
+        # checkpoint.
+        network = trainer.pose_network
+        if config.train.precision != "float32":
+            network, _ = run_dir.restore_pose_network(config, workdir)
+        preset.save_keras(network, os.path.join(workdir, preset.KERAS_FILE))
         return evaluate(config, workdir, pose_network=network, log=log)

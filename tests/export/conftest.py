@@ -2,7 +2,8 @@
 
 ``make_workdir`` writes ``config.json`` and one ``checkpoints/`` entry (no training: export only needs
 weights). ``fp32_export`` exports it once per session to the SavedModel and ``pose_fp32.tflite`` with
-random parity crops — the fast suite's parity check and the client's model.
+random crops (its data folder does not exist: the gate's parity fallback) — the fast suite's export and the
+client's model.
 """
 
 import os
@@ -41,12 +42,13 @@ def make_workdir(path, config=None, seed=0, checkpoint=True):
 
 @pytest.fixture(scope="session")
 def fp32_export(tmp_path_factory):
-    """``(workdir, out_dir, metadata)`` of a SavedModel + fp32 export checked on 8 random crops."""
+    """``(workdir, out_dir, metadata)`` of a SavedModel + fp32 export of a run whose data is gone (``data/none``):
+    the gate falls back to parity on 8 random crops."""
     from awh_tf.export import export_lib
 
     base = tmp_path_factory.mktemp("fp32_export")
     workdir = make_workdir(base / "run")
     out_dir = str(base / "out")
-    options = export_lib.ExportOptions(formats=("fp32",), parity_source="random", parity_samples=8)
+    options = export_lib.ExportOptions(formats=("fp32",), gate_samples=8)
     meta = export_lib.export_run(workdir, out_dir, options, log=lambda *_: None)
     return workdir, out_dir, meta

@@ -1,4 +1,4 @@
-"""Crop sources: index spreading, random crops, argument errors."""
+"""Crop sources: index spreading, random crops, argument errors (the test split itself: test_task_gate.py)."""
 
 import numpy as np
 import pytest
@@ -26,13 +26,17 @@ def test_random_crops_are_seeded_smooth_and_in_range():
 
 def test_random_sources_need_no_data():
     config = tiny_config(data_dir="/nonexistent")
-    assert crops.parity_crops(config, 4, "random").shape == (4, 32, 32, 3)
+    assert crops.parity_crops(config, 4).shape == (4, 32, 32, 3)
     assert crops.representative_crops(config, 6, "random").shape == (6, 32, 32, 3)
 
 
 def test_bad_sources():
     config = tiny_config()
-    with pytest.raises(ExportError, match=r"parity source: expected one of \('real', 'random'\)"):
-        crops.parity_crops(config, 4, "disk")
+    with pytest.raises(ExportError, match=r"calibration source: expected one of \('real', 'random'\)"):
+        crops.representative_crops(config, 4, "disk")
+    with pytest.raises(ExportError, match=r"parity samples: expected >= 1, got 0"):
+        crops.parity_crops(config, 0)
+    with pytest.raises(ExportError, match=r"gate samples: expected >= 0"):
+        crops.test_split(config, -1)
     with pytest.raises(ExportError, match=r"calibration samples: expected >= 1, got 0"):
         crops.representative_crops(config, 0, "random")

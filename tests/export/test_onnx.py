@@ -53,7 +53,7 @@ def test_missing_packages_refuse_the_format_in_one_line(monkeypatch):
 def test_onnx_is_an_export_format():
     assert export_lib.EXPORT_FORMATS[-1] == "onnx"
     assert "onnx" not in export_lib.ExportOptions().formats  # opt-in: the default needs no extra package
-    assert parity.TOLERANCES["onnx"] == parity.TOLERANCES["fp32"] == (0.1, 0.02)
+    assert parity.sanity_bounds("onnx") == parity.sanity_bounds("fp32") == parity.FLOAT_BOUNDS
     with pytest.raises(ExportError, match=r"--formats: unknown \['onxx'\]; expected some of .*'onnx'"):
         export_lib.ExportOptions(formats=("onxx",))
 
@@ -71,17 +71,18 @@ def onnx_export(tmp_path_factory):
     base = tmp_path_factory.mktemp("onnx_export")
     workdir = make_workdir(base / "run")
     out_dir = str(base / "out")
-    options = export_lib.ExportOptions(formats=("fp32", "onnx"), parity_source="random", parity_samples=8)
+    options = export_lib.ExportOptions(formats=("fp32", "onnx"), gate_source="random", gate_samples=8)
     return workdir, out_dir, export_lib.export_run(workdir, out_dir, options, **QUIET)
 
 
 @needs_onnx
 def test_export_writes_pose_onnx_and_passes_parity(onnx_export):
     _, out_dir, meta = onnx_export
-    assert sorted(os.listdir(out_dir)) == ["metadata.json", "pose.onnx", "pose_fp32.tflite", "saved_model"]
+    assert sorted(os.listdir(out_dir)) == ["keras_preset", "metadata.json", "pose.onnx", "pose_fp32.tflite",
+                                           "pose_network.keras", "saved_model"]
     row = meta["parity"]["pose.onnx"]
     assert row["passed"] and row["n"] == 8
-    assert (row["uv_tolerance_px"], row["z_tolerance"]) == parity.TOLERANCES["fp32"]
+    assert (row["uv_tolerance_px"], row["z_tolerance"]) == parity.FLOAT_BOUNDS
     assert row["uv_mean_px"] < 1e-3 and row["z_mean"] < 1e-4  # the same float graph: round-off only
 
 
@@ -148,15 +149,15 @@ def test_benchmark_times_onnx_beside_tflite(onnx_export):
 def test_failed_onnx_parity_fails_the_export(tmp_path, monkeypatch):
     real = parity.run_onnx
 
-    def shifted(*args, **kwargs):  # a converter that moved every keypoint by 0.2 px
+    def shifted(*args, **kwargs):  # a converter that moved every keypoint by 1 px
         out = real(*args, **kwargs)
-        return dict(out, uv=out["uv"] + np.float32(0.2 / np.sqrt(2)))
+        return dict(out, uv=out["uv"] + np.float32(1.0 / np.sqrt(2)))
 
     monkeypatch.setattr(parity, "run_onnx", shifted)
     workdir = make_workdir(tmp_path / "run")
-    options = export_lib.ExportOptions(formats=("onnx",), parity_source="random", parity_samples=2)
-    with pytest.raises(ExportError, match=r"^parity check failed against the Keras model: pose.onnx: uv mean "
-                                          r"0.200 px \(max 0.1\)"):
+    options = export_lib.ExportOptions(formats=("onnx",), gate_source="random", gate_samples=2)
+    with pytest.raises(ExportError, match=r"^export gate failed: pose.onnx: raw uv mean 1.000 px \(sanity bound "
+                                          r"0.5\)"):
         export_lib.export_run(workdir, str(tmp_path / "out"), options, **QUIET)
     assert not os.path.exists(tmp_path / "out") and not os.path.exists(tmp_path / "out.partial")
 
@@ -224,8 +225,8 @@ def test_cli_exports_onnx_and_benchmarks_it(tmp_path):
     TensorFlow start-ups, ~15 s idle)."""
     workdir = make_workdir(tmp_path / "run")
     out_dir = str(tmp_path / "out")
-    args = ["--workdir", workdir, "--out_dir", out_dir, "--formats", "fp32,onnx", "--parity_source", "random",
-            "--parity_samples", "4"]
+    args = ["--workdir", workdir, "--out_dir", out_dir, "--formats", "fp32,onnx", "--gate_source", "random",
+            "--gate_samples", "4"]
     export = subprocess.run([sys.executable, "tools/export_model.py"] + args, cwd=ROOT, capture_output=True,
                             text=True, timeout=600)
     assert export.returncode == 0, export.stderr[-2000:]

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from awh_tf import run_dir
+from awh_tf.models import preset
 from awh_tf.training import train_lib
 from awh_tf.config import Config, TrainConfig
 from tests.evaluation.conftest import tiny_config
@@ -60,7 +61,8 @@ def test_mixed_precision_run_trains_with_float32_variables(tmp_path, data_dir, p
 @pytest.mark.slow
 def test_bf16_adversarial_run_resumes_evaluates_and_exports(tmp_path, data_dir):
     """The whole path in mixed_bfloat16: critic, gradient penalty (double backward), α, depth regularizer;
-    resume; float32 evaluation; an export whose float artefacts pass the usual parity check."""
+    resume; float32 evaluation, ``pose_network.keras``; an export whose float artefacts pass the gate on the
+    test split."""
     from awh_tf.export import export_lib
 
     config = tiny_config(data_dir, da="awh", pretrain_steps=2, train_steps=3, checkpoint_every=2,
@@ -73,6 +75,9 @@ def test_bf16_adversarial_run_resumes_evaluates_and_exports(tmp_path, data_dir):
     assert set(_checkpoint_dtypes(workdir).values()) == {tf.float32}
     result = train_lib.evaluate(config, workdir, log=lambda *_: None)
     assert np.isfinite(result["epe_mean_mm"])
-    options = export_lib.ExportOptions(formats=("fp32", "fp16"), parity_source="random", parity_samples=4)
+    options = export_lib.ExportOptions(formats=("fp32", "fp16"), gate_samples=4)
     meta = export_lib.export_run(workdir, str(tmp_path / "export"), options, log=lambda *_: None)
-    assert all(row["passed"] for row in meta["parity"].values()), meta["parity"]
+    assert meta["gate"]["mode"] == "task" and meta["gate"]["crops"] == 4
+    assert all(row["passed"] for row in meta["gate"]["artefacts"].values()), meta["gate"]
+    keras_file = os.path.join(workdir, "pose_network.keras")  # written by the end of training, in float32
+    assert preset.load_pose_network(keras_file).dtype_policy.name == "float32"
