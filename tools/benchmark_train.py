@@ -4,7 +4,7 @@ Usage (from the repository root; 10 minutes on this 2-core machine while busy, t
 included; most of the rest is tracing the two step graphs)::
 
     python tools/benchmark_train.py [--configs demo,paper] [--precisions float32,mixed_bfloat16] [--steps 20] \\
-        [--paper_steps 5] [--deterministic_ops false,true] \\
+        [--paper_steps 5] [--compare_deterministic_ops] \\
         [--batch_size_paper 8] [--data_dir data/procedural]
 
 ``demo`` is ``configs/demo.cfg`` (its procedural data in ``--data_dir``, generated there first if absent,
@@ -41,7 +41,7 @@ training loop does. The printed lines:
   a further indented line gives the store's one-off build time (0 when it was complete already) and the first
   epoch read from the built store (a fresh stream, :mod:`awh_tf.data.precrop_store`) over the cached step
   (target ≤ 1.30×), all in the same run as the cached baseline.
-* ``--deterministic_ops false,true`` times every configuration a second time with op determinism on
+* ``--compare_deterministic_ops`` times every configuration a second time with op determinism on
   (``TrainConfig.deterministic_ops``), labelled ``… deterministic_ops``, in the same run: its compute line
   over the plain one is the flag's cost (the suites run with it).
 * ``peak RSS``: ``ru_maxrss`` of this process right after that configuration's timed steps (the demo runs
@@ -368,20 +368,12 @@ def define_cli_flags():
     flags.DEFINE_string("paper_flagfile", PAPER_FLAGFILE, "Flag file of the paper-size model.")
     flags.DEFINE_string("store_dir", None, "Folder of the precrop store timed with the demo (default: the demo "
                         "config's --precrop_store_dir; empty: not timed). A new folder times its build.")
-    flags.DEFINE_list("deterministic_ops", ["false"], "--deterministic_ops of each timed configuration: "
-                      "false,true times every configuration both ways in the same run (the flag's cost).")
+    flags.DEFINE_bool("compare_deterministic_ops", False, "Time every configuration a second time with "
+                      "--deterministic_ops (the flag's cost, in the same run).")
     flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "--precision of each timed configuration "
                       "(every configuration runs once per precision; the demo's real-pipeline timing only in the "
                       "first, the others on its cached batch's shapes).")
     define_flags()
-
-
-def _parse_bool(value, flag):
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise SystemExit(f"{flag}: expected true or false, got {value!r}")
 
 
 def config_from_flagfile(path, *overrides):
@@ -412,7 +404,7 @@ def main(argv):
     bad = set(FLAGS.precisions) - set(CEILING_DTYPE)
     if bad:
         raise SystemExit(f"--precisions: unknown {sorted(bad)}; expected some of {sorted(CEILING_DTYPE)}")
-    determinism = [_parse_bool(v, "--deterministic_ops") for v in FLAGS.deterministic_ops]
+    determinism = [False, True] if FLAGS.compare_deterministic_ops else [False]
     configs, cases = {}, []
     for name in FLAGS.configs:
         for i, precision in enumerate(FLAGS.precisions):
