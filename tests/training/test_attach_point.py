@@ -84,7 +84,9 @@ def test_features_have_the_shape_the_critic_is_built_for(awh_features, awh_stack
     trainer = train_lib.build_trainer(cfg)
     out = trainer.pose_network(np.zeros((1, 32, 32, 3), np.float32), training=False)
     assert tuple(out["features"].shape[1:]) == shape
-    assert trainer.critic.input_shape[1:] == shape if hasattr(trainer.critic, "input_shape") else True
+    # the critic and α were built for that shape: they take the network's features as they are
+    x_s, _, alpha, _ = trainer.critic_inputs(tf.concat([out["features"]] * 2, 0), 1)
+    assert tuple(alpha.shape) == (shape[-1],) and tuple(trainer.critic(x_s).shape) == (1, 1)
 
 
 def test_multilevel_is_the_bottleneck_and_each_pooled_skip_branch():
